@@ -1,0 +1,85 @@
+"""One interface over the two ClickHouse stores: embedded (chdb, in-process) and a server (clickhouse-connect).
+
+Data goes in as Arrow tables (binary, never SQL text); queries take ``{name:Type}`` parameters.
+``insert`` accepts a deduplication token: inserting the same token twice stores the block once, which
+is what makes the stream sink replay-safe (see ``stream_jobs/sink.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from llmpulse.settings import Settings
+
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9._:/#\-]{1,256}$")
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+
+def check_token(token: str) -> str:
+    if not _TOKEN_RE.match(token):
+        raise ValueError(f"bad deduplication token {token!r}")
+    return token
+
+
+def check_ident(name: str) -> str:
+    if not _IDENT_RE.match(name):
+        raise ValueError(f"bad identifier {name!r}")
+    return name
+
+
+class Store(ABC):
+    """What llmpulse needs from ClickHouse."""
+
+    kind: str = "abstract"
+
+    @abstractmethod
+    def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        """Run a statement that returns nothing (DDL, OPTIMIZE, …)."""
+
+    @abstractmethod
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> QueryResult:
+        """Run a SELECT and return its rows."""
+
+    @abstractmethod
+    def insert(self, table: str, data: pa.Table, dedup_token: str | None = None) -> None:
+        """Insert an Arrow table (column names = table columns) as one block."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def describe(self) -> str:
+        return self.kind
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(settings: Settings) -> Store:
+    """The server store when ``clickhouse_url`` is set, else the embedded store in ``data_dir``."""
+    if settings.clickhouse_url is not None:
+        from llmpulse.clickhouse.server_store import ServerStore
+
+        return ServerStore(settings.clickhouse_url.get_secret_value())
+    from llmpulse.clickhouse.chdb_store import ChdbStore
+
+    return ChdbStore(settings.data_dir)

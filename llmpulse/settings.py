@@ -1,0 +1,72 @@
+"""Process settings: one frozen object, read from the environment (prefix ``LLMPULSE_``) with safe defaults.
+
+Secrets (SASL password, a ClickHouse URL with credentials, webhook keys) are ``SecretStr``: they never
+appear in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from llmpulse.schemas import topics
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LLMPULSE_", frozen=True, extra="ignore")
+
+    # Kafka. No bootstrap servers: llmpulse starts its embedded broker (``llmpulse up`` / ``demo``).
+    kafka_bootstrap: str | None = Field(None, description="host:port[,host:port]; unset = embedded broker")
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: str | None = None
+    kafka_partitions: int = Field(3, ge=1, description="partitions of topics llmpulse creates")
+    embedded_broker_port: int = 0  # 0: a free port
+    calls_topic: str = topics.CALLS
+    feedback_topic: str = topics.FEEDBACK
+    alerts_topic: str = topics.ALERTS
+    dlq_topic: str = topics.CALLS_DLQ
+    consumer_group: str = "llmpulse-stream"
+
+    # ClickHouse. No URL: the embedded engine (chdb) in ``data_dir``, owned by one process.
+    clickhouse_url: SecretStr | None = Field(None, description="http(s)://user:pass@host:8123/db")
+    data_dir: Path = Path(".llmpulse/data")
+
+    # Stream jobs.
+    window_seconds: int = Field(60, ge=1)
+    batch_max_records: int = Field(500, ge=1, description="Kafka records per stream batch")
+    batch_within_s: float = Field(1.0, gt=0)
+    max_event_age_s: int = Field(30 * 86400, description="older events go to the dead-letter topic")
+    max_event_future_s: int = Field(3600, description="events further ahead go to the dead-letter topic")
+    max_text_chars: int = Field(32_768, description="prompt/response text is capped (and flagged) here")
+    max_name_chars: int = Field(256, description="model/team/app/user names are capped (and flagged) here")
+    prices_file: Path | None = Field(None, description="TOML with prices for custom models")
+    capture_text: bool = Field(False, description="store prompt/response text (PII-redacted)")
+
+    # Producer (Monitor) defaults.
+    producer_buffer_events: int = Field(100_000, ge=1, description="events held in memory at most")
+    producer_batch_events: int = Field(500, ge=1, description="events per Kafka record")
+    producer_linger_ms: int = Field(50, ge=0)
+
+    def kafka_client_config(self) -> dict[str, str]:
+        """librdkafka-style security settings shared by every Kafka client llmpulse creates."""
+        cfg: dict[str, str] = {"security.protocol": self.kafka_security_protocol}
+        if self.kafka_sasl_mechanism:
+            cfg["sasl.mechanism"] = self.kafka_sasl_mechanism
+        if self.kafka_sasl_username:
+            cfg["sasl.username"] = self.kafka_sasl_username
+        if self.kafka_sasl_password is not None:
+            cfg["sasl.password"] = self.kafka_sasl_password.get_secret_value()
+        if self.kafka_ssl_ca_location:
+            cfg["ssl.ca.location"] = self.kafka_ssl_ca_location
+        return cfg
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
