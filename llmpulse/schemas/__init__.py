@@ -5,3 +5,7 @@ from llmpulse.schemas.call import SCHEMA_VERSION, FeedbackEvent, LLMCallEvent
 from llmpulse.schemas.rollup import RollupRow
 
 __all__ = ["SCHEMA_VERSION", "FeedbackEvent", "LLMCallEvent", "RollupRow", "topics"]
+
+from llmpulse.schemas.alert import AlertEvent  # noqa: E402
+
+__all__ += ["AlertEvent"]
