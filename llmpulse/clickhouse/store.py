@@ -83,3 +83,14 @@ def open_store(settings: Settings) -> Store:
     from llmpulse.clickhouse.chdb_store import ChdbStore
 
     return ChdbStore(settings.data_dir)
+
+
+def open_reader(settings: Settings) -> Store:
+    """A store to read from: the server, a live worker's endpoint for its data dir, or the data dir itself."""
+    if settings.clickhouse_url is None:
+        from llmpulse.clickhouse.local_api import RemoteStore, worker_url
+
+        url = worker_url(settings.data_dir)
+        if url is not None:
+            return RemoteStore(url)
+    return open_store(settings)

@@ -1,0 +1,5 @@
+import sys
+
+from llmpulse.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,82 @@
+"""``llmpulse worker``: the stream jobs and the ClickHouse sink, against the configured Kafka."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from llmpulse.cli.common import add_kafka_flags, add_store_flags, fail, settings_from, setup_logging
+from llmpulse.clickhouse.exceptions import StoreError
+from llmpulse.kafka.admin import ensure_topics, wait_for_kafka
+from llmpulse.kafka.config import resolve_bootstrap
+from llmpulse.kafka.exceptions import KafkaError
+from llmpulse.settings import Settings
+
+log = logging.getLogger("llmpulse.worker")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("worker", help="run the stream jobs and the ClickHouse sink",
+                       description="Consume llm.calls, validate, price and aggregate, write ClickHouse, "
+                                   "dead-letter bad input, evaluate alerts. More workers with the same "
+                                   "LLMPULSE_CONSUMER_GROUP split the partitions (needs a ClickHouse server; "
+                                   "the embedded store belongs to one worker, which owns --data-dir).")  # fmt: skip
+    add_kafka_flags(p)
+    add_store_flags(p)
+    p.add_argument("--verbose", action="store_true", help="debug logging")
+    p.set_defaults(func=run)
+
+
+def prepare_kafka(settings: Settings, bootstrap: str) -> None:
+    cfg = settings.kafka_client_config()
+    wait_for_kafka(bootstrap, timeout_s=30.0, client_config=cfg)
+    topics = [settings.calls_topic, settings.feedback_topic, settings.alerts_topic, settings.dlq_topic]
+    ensure_topics(bootstrap, topics, settings.kafka_partitions, cfg)
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    settings = settings_from(args)
+    bootstrap = resolve_bootstrap(None, settings)
+    if not bootstrap:
+        return fail("no Kafka configured: set LLMPULSE_KAFKA_BOOTSTRAP or --bootstrap "
+                    "(or run `llmpulse up` for the embedded stack)")  # fmt: skip
+    try:
+        prepare_kafka(settings, bootstrap)
+    except KafkaError as exc:
+        return fail(str(exc))
+    return run_worker(settings, bootstrap)
+
+
+def run_worker(settings: Settings, bootstrap: str) -> int:
+    """Open the store (migrating it), then run Faust until SIGINT/SIGTERM."""
+    import faust
+
+    from llmpulse.stream_jobs.app import create_app
+    from llmpulse.stream_jobs.runtime import Runtime
+
+    runtime = Runtime(settings)
+    try:
+        runtime.open()
+    except StoreError as exc:
+        return fail(str(exc))
+    server = None
+    if settings.clickhouse_url is None:
+        from llmpulse.clickhouse.local_api import serve_store
+
+        server = serve_store(runtime.store, settings.data_dir)
+    app = create_app(settings, bootstrap, runtime)
+    log.info("worker %d consuming %s from %s", os.getpid(), settings.calls_topic, bootstrap)
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    else:
+        code = 0
+    finally:
+        if server is not None:
+            server.shutdown()
+        runtime.close()
+    return code

@@ -1,0 +1,83 @@
+"""The Faust app: agents and timers only wire; the work is in ``runtime``, ``sink`` and ``batch``.
+
+Agents read whole batches (``take_events``) because Faust's per-message cost, not Kafka or ClickHouse,
+is what limits throughput (DESIGN.md); each Kafka record already carries hundreds of events.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from llmpulse.settings import Settings
+from llmpulse.stream_jobs.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """SASL / TLS options for Faust's aiokafka clients (None for PLAINTEXT)."""
+    protocol = settings.kafka_security_protocol.upper()
+    if protocol == "PLAINTEXT":
+        return None
+    ssl_context = None
+    if "SSL" in protocol:
+        ssl_context = faust.auth.ssl.create_default_context(cafile=settings.kafka_ssl_ca_location)
+    if settings.kafka_sasl_mechanism:
+        password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username or "",
+            password=password,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=ssl_context,
+        )
+    return faust.SSLCredentials(ssl_context)
+
+
+class StreamApp(faust.App):
+    """Faust's App, told when a rebalance starts so the runtime can let go of held records."""
+
+    runtime: Runtime | None = None
+
+    def on_rebalance_start(self) -> None:
+        super().on_rebalance_start()
+        if self.runtime is not None:
+            self.runtime.forget_all()
+
+
+def create_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App:
+    """The app for one worker process; ``runtime`` must be opened (store migrated) before it starts."""
+    app = StreamApp(
+        settings.consumer_group,
+        broker=",".join(f"kafka://{b}" for b in bootstrap.split(",")),
+        broker_credentials=faust_credentials(settings),
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        topic_partitions=settings.kafka_partitions,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        # Measured against the embedded broker (DESIGN.md): short sessions get partitions assigned in
+        # seconds; a short max_poll_interval makes the consumer lose its partitions mid-stream.
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=0.5,
+        broker_max_poll_interval=60.0,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=max(4 * settings.batch_max_records, 4096),
+        producer_compression_type="lz4",
+    )
+    app.runtime = runtime
+    calls = app.topic(settings.calls_topic, value_serializer="raw", key_serializer="raw")
+    dead_letters = app.topic(settings.dlq_topic, value_serializer="raw", key_serializer="raw")
+
+    async def send_dead(value: bytes) -> None:
+        await dead_letters.send(value=value)
+
+    @app.agent(calls, name="calls")  # type: ignore[untyped-decorator]
+    async def process_calls(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.batch_max_records, within=settings.batch_within_s):
+            await runtime.handle_calls(events, stream.ack, send_dead)
+
+    return app

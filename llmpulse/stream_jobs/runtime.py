@@ -1,0 +1,141 @@
+"""What a stream worker holds: the store, the sink, the chunk planner, and the Faust-facing glue.
+
+The Faust agents only call ``handle_calls``; everything that can block (ClickHouse) runs in one worker
+thread so the event loop keeps heart-beating the consumer group while ClickHouse is slow or down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from llmpulse.clickhouse.migrate import migrate
+from llmpulse.clickhouse.store import Store, open_store
+from llmpulse.settings import Settings
+from llmpulse.stream_jobs.chunks import ChunkPlanner
+from llmpulse.stream_jobs.pricing import PriceBook
+from llmpulse.stream_jobs.sink import CallSink, ChunkResult, Record, dead_letter_json
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class FaustRecord(Record):
+    event: Any = None  # the Faust event, to acknowledge once the record is stored
+
+
+class Runtime:
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self._store = store
+        self.sink: CallSink | None = None
+        self.planner: ChunkPlanner[FaustRecord] = ChunkPlanner(settings.calls_topic)
+        self.stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmpulse-store")
+        self._held: set[tuple[int, int]] = set()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def open(self) -> None:
+        """Open the store, apply migrations, build the sink (runs in the worker process)."""
+        store = self._store or open_store(self.settings)
+        self._store = store
+        applied = migrate(store)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        redact, redact_bytes = _redactors()
+        self.sink = CallSink(store, self.settings, PriceBook(self.settings.prices_file),
+                             redact=redact, redact_bytes=redact_bytes, stop=self.stop)  # fmt: skip
+        log.info("stream worker ready: store %s", store.describe())
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("runtime not opened")
+        return self._store
+
+    def close(self) -> None:
+        self.stop.set()
+        self._pool.shutdown(wait=True)
+        if self._store is not None:
+            self._store.close()
+
+    async def run(self, fn: Callable[..., R], *args: Any) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, fn, *args)
+
+    # -- rebalances ---------------------------------------------------------------------------------
+    def forget_all(self) -> None:
+        """A rebalance began: Faust will seek every partition back to its committed offset, so records
+        held for an incomplete chunk will come again. Drop them unacknowledged, and re-plan later."""
+        for partition in list(self.planner.partitions()):
+            self.planner.forget(partition)
+        self._held.clear()
+
+    # -- the calls agent ----------------------------------------------------------------------------
+    async def handle_calls(
+        self,
+        events: Sequence[Any],
+        ack: Callable[[Any], Awaitable[Any]],
+        send_dead: Callable[[bytes], Awaitable[Any]],
+    ) -> list[ChunkResult]:
+        """One stream batch: cut chunks, write them, dead-letter what is bad, ack what is stored."""
+        sink = self.sink
+        if sink is None:
+            raise RuntimeError("runtime not opened")
+        by_partition: dict[int, list[FaustRecord]] = defaultdict(list)
+        for ev in events:
+            msg = ev.message
+            by_partition[msg.partition].append(
+                FaustRecord(msg.partition, msg.offset, int(msg.timestamp * 1000), msg.value, ev)
+            )
+        ready = []
+        for partition, recs in by_partition.items():
+            recs.sort(key=lambda r: r.offset)
+            if not self.planner.knows(partition):
+                ranges = await self.run(sink.recorded_ranges, self.planner.topic, partition, recs[0].offset)
+                if ranges:
+                    log.info("partition %d: re-cutting %d recorded chunk(s) after a restart", partition, len(ranges))
+                self.planner.start_partition(partition, ranges)
+            ready.extend(self.planner.add(partition, recs))
+            for rec in self.planner.held(partition):
+                if (rec.partition, rec.offset) not in self._held:
+                    rec.event.message.incref()  # keep it unacknowledged until its chunk is stored
+                    self._held.add((rec.partition, rec.offset))
+        results = []
+        for chunk in ready:
+            result = await self.run(sink.write_chunk, chunk)
+            for dead in sink.redacted(result.dead):
+                await send_dead(dead_letter_json(dead))
+            for rec in chunk.items:
+                key = (rec.partition, rec.offset)
+                if key in self._held:
+                    self._held.discard(key)
+                    await ack(rec.event)
+            results.append(result)
+        return results
+
+
+def _redactors() -> tuple[Any, Any]:
+    """The PII redactor for texts and dead-letter payloads (llmpulse.privacy)."""
+    try:
+        from llmpulse.privacy import default_redactor
+    except ImportError:  # pragma: no cover - the privacy module ships with llmpulse
+        return None, None
+    redactor = default_redactor()
+
+    def redact(text: str) -> tuple[str, int]:
+        result = redactor.redact(text)
+        return result.text, sum(result.counts.values())
+
+    def redact_bytes(data: bytes) -> tuple[bytes, int]:
+        clean, counts = redactor.redact_bytes(data)
+        return clean, sum(counts.values())
+
+    return redact, redact_bytes

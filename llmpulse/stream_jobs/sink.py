@@ -1,0 +1,216 @@
+"""Writes chunks of call records to ClickHouse, replay-safe (see ``chunks.py`` for the protocol).
+
+Order per chunk: decode -> drop duplicates -> build tables -> record the chunk's range -> write raw calls,
+rollup partials, per-user cost and dead letters, each with the chunk's deduplication token. While
+ClickHouse is unreachable the write is retried with backoff, forever, and nothing is acknowledged, so
+Kafka offsets are not committed for what is not stored (backpressure). A chunk ClickHouse keeps rejecting
+for another reason goes to the dead-letter path whole, with the error, instead of wedging the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from llmpulse.clickhouse.exceptions import StoreError, StoreUnavailable
+from llmpulse.clickhouse.store import Store
+from llmpulse.settings import Settings
+from llmpulse.stream_jobs.batch import Redact, build_tables
+from llmpulse.stream_jobs.chunks import Chunk
+from llmpulse.stream_jobs.decode import Decoded, DeadLetter, Decoder, Source
+from llmpulse.stream_jobs.dedup import RecentIds
+from llmpulse.stream_jobs.pricing import PriceBook
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+MAX_PAYLOAD_BYTES = 65_536
+REJECT_ATTEMPTS = 3
+TS = pa.timestamp("ms", tz="UTC")
+
+#: raw payload -> (redacted payload, detections); PII never reaches a dead-letter row or topic
+RedactBytes = Callable[[bytes], tuple[bytes, int]]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One Kafka record as the sink sees it (the Faust event stays with the caller)."""
+
+    partition: int
+    offset: int
+    timestamp_ms: int
+    value: bytes
+
+
+@dataclass
+class ChunkResult:
+    token: str
+    events: int = 0
+    dead: list[DeadLetter] = field(default_factory=list)
+    max_event_ts_ms: int = 0
+
+
+@dataclass
+class SinkStats:
+    chunks: int = 0
+    events: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    store_retries: int = 0
+
+
+def dead_letter_json(d: DeadLetter) -> bytes:
+    """The dead-letter topic's record value: the reason and the (redacted, capped) original."""
+    return orjson.dumps({
+        "reason": d.reason, "detail": d.detail, "topic": d.source.topic, "partition": d.source.partition,
+        "offset": d.source.offset, "item_index": d.item_index, "event_id": d.event_id,
+        "payload": d.payload[:MAX_PAYLOAD_BYTES].decode("utf-8", "replace"), "payload_bytes": len(d.payload),
+    })  # fmt: skip
+
+
+class CallSink:
+    def __init__(self, store: Store, settings: Settings, prices: PriceBook, *,
+                 redact: Redact | None = None, redact_bytes: RedactBytes | None = None,
+                 stop: threading.Event | None = None) -> None:  # fmt: skip
+        self.store = store
+        self.settings = settings
+        self.prices = prices
+        self.redact = redact if settings.capture_text else None
+        self.redact_bytes = redact_bytes
+        self.decoder = Decoder(settings.max_event_age_s * 1000, settings.max_event_future_s * 1000)
+        self.recent = RecentIds()
+        self.stats = SinkStats()
+        self.stop = stop or threading.Event()
+
+    # -- the chunk protocol -------------------------------------------------------------------------
+    def recorded_ranges(self, topic: str, partition: int, from_offset: int) -> list[tuple[int, int]]:
+        rows = self._retry(
+            lambda: self.store.query(
+                "SELECT start_offset, end_offset FROM llm_sink_chunks FINAL WHERE topic = {t:String} "
+                "AND kafka_partition = {p:UInt32} AND end_offset > {o:UInt64} ORDER BY start_offset",
+                {"t": topic, "p": partition, "o": from_offset},
+            ).rows,
+            "read the recorded chunk ranges",
+        )
+        return [(int(s), int(e)) for s, e in rows]
+
+    def write_chunk(self, chunk: Chunk[Record]) -> ChunkResult:
+        topic = chunk.topic
+        records = [(Source(topic, r.partition, r.offset, r.timestamp_ms), r.value) for r in chunk.items]
+        decoded = self.decoder.decode(records)
+        self._drop_duplicates(decoded)
+        result = ChunkResult(chunk.token, len(decoded.events), decoded.dead)
+        for attempt in range(1, REJECT_ATTEMPTS + 1):
+            try:
+                result.max_event_ts_ms = self._write(chunk, decoded)
+                break
+            except StoreError as exc:
+                if attempt == REJECT_ATTEMPTS:
+                    log.error("ClickHouse rejected chunk %s %d times (%s): dead-lettering it", chunk.token,
+                              attempt, str(exc)[:300])  # fmt: skip
+                    result = self._reject(chunk, records, str(exc))
+                    break
+                log.warning("ClickHouse rejected chunk %s (attempt %d): %s", chunk.token, attempt, str(exc)[:300])
+        self.stats.chunks += 1
+        self.stats.events += result.events
+        self.stats.dead_letters.update(d.reason for d in result.dead)
+        return result
+
+    def _drop_duplicates(self, decoded: Decoded) -> None:
+        fresh = self.recent.check_and_add([e["event_id"] for e in decoded.events])
+        if all(fresh):
+            return
+        keep_events, keep_sources = [], []
+        for event, source, ok in zip(decoded.events, decoded.sources, fresh, strict=True):
+            if ok:
+                keep_events.append(event)
+                keep_sources.append(source)
+            else:
+                src = Source("", source[0], source[1], 0)
+                decoded.dead.append(DeadLetter(src, -1, "duplicate_event_id",
+                                               "an event with this event_id was seen already",
+                                               event["event_id"], orjson.dumps(event)))  # fmt: skip
+        decoded.events, decoded.sources = keep_events, keep_sources
+
+    def _write(self, chunk: Chunk[Record], decoded: Decoded) -> int:
+        s = self.settings
+        token = chunk.token
+        tables = None
+        if decoded.events:
+            tables = build_tables(decoded.events, decoded.sources, self.prices, window_ms=s.window_seconds * 1000,
+                                  max_name_chars=s.max_name_chars, max_text_chars=s.max_text_chars,
+                                  redact=self.redact)  # fmt: skip
+        max_ts = tables.max_event_ts_ms if tables else 0
+        intent = pa.table({
+            "topic": [chunk.topic], "kafka_partition": pa.array([chunk.partition], pa.uint32()),
+            "start_offset": pa.array([chunk.start], pa.uint64()), "end_offset": pa.array([chunk.end], pa.uint64()),
+            "max_event_ts": pa.array([max_ts], TS), "records": pa.array([len(chunk.items)], pa.uint32()),
+        })  # fmt: skip
+        self._retry(lambda: self.store.insert("llm_sink_chunks", intent, token), "record the chunk range")
+        if tables is not None:
+            self._retry(lambda: self.store.insert("llm_calls", tables.calls, token), "write llm_calls")
+            self._retry(lambda: self.store.insert("llm_call_rollups_1m", tables.rollups, token), "write rollups")
+            self._retry(lambda: self.store.insert("llm_user_cost_1d", tables.user_cost, token), "write user cost")
+        if decoded.dead:
+            dead = self._dead_table(chunk.topic, decoded.dead)
+            self._retry(lambda: self.store.insert("llm_dead_letters", dead, token), "write dead letters")
+        return max_ts
+
+    def _reject(self, chunk: Chunk[Record], records: list[tuple[Source, bytes]], error: str) -> ChunkResult:
+        dead = [DeadLetter(src, -1, "store_rejected", error[:500], "", raw) for src, raw in records]
+        table = self._dead_table(chunk.topic, dead)
+        self._retry(lambda: self.store.insert("llm_dead_letters", table, chunk.token + "#rejected"),
+                    "write dead letters")  # fmt: skip
+        return ChunkResult(chunk.token, 0, dead)
+
+    def redacted(self, dead: list[DeadLetter]) -> list[DeadLetter]:
+        if self.redact_bytes is None:
+            return dead
+        out = []
+        for d in dead:
+            payload, _ = self.redact_bytes(d.payload[:MAX_PAYLOAD_BYTES])
+            out.append(DeadLetter(d.source, d.item_index, d.reason, d.detail, d.event_id, payload))
+        return out
+
+    def _dead_table(self, topic: str, dead: list[DeadLetter]) -> pa.Table:
+        now = int(time.time() * 1000)
+        clean = self.redacted(dead)
+        return pa.table({
+            "received_at": pa.array(np.full(len(dead), now, dtype=np.int64), TS),
+            "topic": [topic] * len(dead),
+            "kafka_partition": pa.array([d.source.partition for d in dead], pa.uint32()),
+            "kafka_offset": pa.array([d.source.offset for d in dead], pa.uint64()),
+            "item_index": pa.array([d.item_index for d in dead], pa.int32()),
+            "reason": [d.reason for d in dead],
+            "detail": [d.detail for d in dead],
+            "event_id": [d.event_id for d in dead],
+            "payload": [d.payload[:MAX_PAYLOAD_BYTES].decode("utf-8", "replace") for d in clean],
+            "payload_bytes": pa.array([len(d.payload) for d in dead], pa.uint64()),
+        })  # fmt: skip
+
+    def _retry(self, fn: Callable[[], R], what: str) -> R:
+        """Retry while ClickHouse is unreachable (forever, with backoff); other errors propagate."""
+        delay, down_since = 0.2, 0.0
+        while True:
+            try:
+                result = fn()
+                if down_since:
+                    log.warning("ClickHouse is back after %.0f s; resuming", time.monotonic() - down_since)
+                return result
+            except StoreUnavailable as exc:
+                if not down_since:
+                    down_since = time.monotonic()
+                self.stats.store_retries += 1
+                log.error("ClickHouse unavailable, cannot %s; holding offsets and retrying in %.1f s: %s",
+                          what, delay, str(exc)[:200])  # fmt: skip
+                if self.stop.wait(delay):
+                    raise
+                delay = min(delay * 2, 5.0)
