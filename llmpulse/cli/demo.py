@@ -1,0 +1,162 @@
+"""``llmpulse demo``: the whole system on realistic traffic, end to end, in about a minute."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka import Producer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from llmpulse.cli.common import fail, settings_from
+from llmpulse.clickhouse import queries
+from llmpulse.kafka.config import producer_config
+from llmpulse.kafka.exceptions import KafkaError
+from llmpulse.producers import Monitor
+from llmpulse.producers.malformed import malformed_records
+from llmpulse.producers.workload import Workload
+from llmpulse.settings import Settings
+from llmpulse.stack import Stack, StackError
+
+DEFAULT_DIR = Path(".llmpulse/demo")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("demo", help="replay a production LLM trace through the whole pipeline",
+                       description="Start the embedded stack (Kafka-protocol broker, a stream worker, the "
+                                   "ClickHouse engine), replay a real production trace (Azure LLM inference "
+                                   "trace 2023, CC-BY 4.0) as LLM call events with models, teams, latencies, "
+                                   "errors and a few malformed records, wait until everything is stored, and "
+                                   "print per-model latency percentiles and per-team cost from ClickHouse.")  # fmt: skip
+    p.add_argument("--events", type=int, default=None,
+                   help="events to replay (default: the whole trace; more repeats it, shifted in time)")
+    p.add_argument("--speedup", type=float, default=None,
+                   help="replay speed factor (default: whatever makes the replay take about a minute)")
+    p.add_argument("--trace", type=Path, default=None,
+                   help="a CSV in the Azure trace format TIMESTAMP,ContextTokens,GeneratedTokens")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the workload (default 0)")
+    p.add_argument("--malformed", type=int, default=12, help="malformed records mixed in (default 12)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help=f"where the demo keeps its store (default {DEFAULT_DIR}/data, emptied at start)")
+    p.add_argument("--keep", action="store_true", help="do not empty the data directory first")
+    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    p.set_defaults(func=run)
+
+
+def _replay(settings: Settings, workload: Workload, n: int, speedup: float, malformed: list[bytes],
+            console: Console) -> int:  # fmt: skip
+    start_ms = workload.start_ms_ending_now(n)
+    monitor = Monitor(settings.kafka_bootstrap, topic=settings.calls_topic)
+    raw = Producer(producer_config(settings.kafka_bootstrap or "", settings))
+    every = max(n // (len(malformed) + 1), 1)
+    sent = 0
+    t0 = time.monotonic()
+    with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as progress:  # fmt: skip
+        task = progress.add_task("replay", total=n)
+        for i, (send_at, event) in enumerate(workload.events(n, start_ms=start_ms, speedup=speedup)):
+            wait = send_at - (time.monotonic() - t0)
+            if wait > 0.02:
+                progress.update(task, completed=i)
+                time.sleep(wait)
+            monitor.record(event)
+            sent += 1
+            if malformed and i % every == every - 1:
+                raw.produce(settings.calls_topic, malformed.pop())
+        progress.update(task, completed=n)
+    for value in malformed:
+        raw.produce(settings.calls_topic, value)
+    raw.flush(30)
+    left = monitor.flush(60.0)
+    stats = monitor.stats()
+    monitor.close()
+    if left or stats["delivered"] != sent:
+        raise StackError(f"the producer could not deliver everything: {stats}")
+    return sent
+
+
+def _float(x: Any) -> float | None:
+    return None if x is None else round(float(x), 3)
+
+
+def run(args: argparse.Namespace) -> int:
+    base = args.data_dir.parent if args.data_dir else DEFAULT_DIR
+    data_dir = args.data_dir or DEFAULT_DIR / "data"
+    if not args.keep and data_dir.exists():
+        shutil.rmtree(data_dir)
+    settings = settings_from(args, data_dir=data_dir)
+    console = Console(stderr=True)
+    try:
+        workload = Workload(args.trace, seed=args.seed)
+    except (OSError, ValueError) as exc:
+        return fail(f"cannot read the trace: {exc}")
+    n = args.events if args.events is not None else len(workload.trace)
+    speedup = args.speedup or max(workload.span_ms(n) / 60_000, 1.0)
+    bad = malformed_records(seed=args.seed, n=args.malformed)
+    console.print(f"[bold]llmpulse demo[/]: {n} events over {workload.span_ms(n) / 60_000:.0f} min of trace "
+                  f"time, replayed {speedup:.0f}x faster; store in {data_dir}")  # fmt: skip
+    try:
+        with Stack(settings, log_dir=base / "logs") as stack:
+            with console.status("starting the broker and a stream worker…"):
+                settings = settings.model_copy(update={"kafka_bootstrap": stack.start_broker()})
+                stack.start_worker()
+                stack.wait_worker_ready()
+            sent = _replay(settings, workload, n, speedup, [raw for _, raw in bad], console)
+            with console.status("waiting for the sink to store everything…") as status:
+                stack.wait_caught_up(timeout_s=600, on_progress=lambda lag: status.update(
+                    f"waiting for the sink to store everything… {lag} records to go"))  # fmt: skip
+            with stack.reader() as store:
+                summary = _summary(store, sent, len(bad), data_dir)
+    except (KafkaError, StackError) as exc:
+        return fail(str(exc))
+    _print(summary)
+    if args.json:
+        sys.stdout.write(orjson.dumps(summary, default=str).decode() + "\n")
+    return 0
+
+
+def _summary(store: Any, sent: int, malformed: int, data_dir: Path) -> dict[str, Any]:
+    by_model = queries.p95_by_model(store)
+    by_team = queries.cost_by_team(store)
+    return {
+        "events_produced": sent,
+        "malformed_records": malformed,
+        **queries.totals(store),
+        "dead_letters_by_reason": queries.dead_letters_by_reason(store),
+        "p95_latency_ms_by_model": {r["model"]: _float(r["p95_ms"]) for r in by_model},
+        "cost_usd_by_team": {r["team"]: float(Decimal(str(r["cost_usd"]))) for r in by_team},
+        "models": by_model,
+        "teams": by_team,
+        "data_dir": str(data_dir.resolve()),
+    }
+
+
+def _print(summary: dict[str, Any]) -> None:
+    console = Console()
+    models = Table(title="Latency by model (ms, from the one-minute rollups)")
+    for col in ("model", "requests", "p50", "p95", "p99", "TTFT p95", "error rate"):
+        models.add_column(col, justify="right" if col != "model" else "left")
+    for r in summary["models"]:
+        models.add_row(r["model"], str(r["requests"]), *(f"{_float(r[k]) or 0:,.0f}" for k in
+                       ("p50_ms", "p95_ms", "p99_ms")), f"{_float(r['ttft_p95_ms']) or 0:,.0f}",
+                       f"{float(r['error_rate']):.2%}")  # fmt: skip
+    teams = Table(title="Spend by team (USD)")
+    for col in ("team", "requests", "cost", "unpriced calls"):
+        teams.add_column(col, justify="right" if col != "team" else "left")
+    for r in summary["teams"]:
+        teams.add_row(r["team"], str(r["requests"]), f"{float(Decimal(str(r['cost_usd']))):,.4f}", str(r["unpriced"]))
+    console.print(models)
+    console.print(teams)
+    console.print(f"{summary['events_produced']} events sent, {summary['calls_stored']} calls stored, "
+                  f"{summary['dead_letters']} dead letters {summary['dead_letters_by_reason']}, "
+                  f"{summary['rollup_rows']} rollup rows; store: {summary['data_dir']}")  # fmt: skip
+    console.print('Ask more: .venv/bin/llmpulse query "SELECT * FROM llm_rollups_1m_v LIMIT 10" '
+                  f"--data-dir {summary['data_dir']}")  # fmt: skip

@@ -1,0 +1,59 @@
+"""Helpers for the pipeline integration tests: a stack on the test broker with private topics."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+
+from llmpulse.producers import Monitor
+from llmpulse.producers.workload import Workload
+from llmpulse.settings import Settings
+from llmpulse.stack import Stack
+
+
+def private_settings(bootstrap: str, tmp_path: Path, **extra: Any) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    return Settings(
+        kafka_bootstrap=bootstrap,
+        data_dir=tmp_path / "data",
+        calls_topic=f"calls-{tag}",
+        dlq_topic=f"dlq-{tag}",
+        alerts_topic=f"alerts-{tag}",
+        feedback_topic=f"feedback-{tag}",
+        consumer_group=f"group-{tag}",
+        **extra,
+    )
+
+
+def workload_events(n: int, seed: int = 1) -> list[dict[str, Any]]:
+    workload = Workload(seed=seed)
+    start = workload.start_ms_ending_now(n)
+    return [event for _, event in workload.events(n, start_ms=start)]
+
+
+def send_events(settings: Settings, events: list[dict[str, Any]]) -> None:
+    monitor = Monitor(settings.kafka_bootstrap, topic=settings.calls_topic)
+    for event in events:
+        monitor.record(event)
+    left = monitor.flush(60.0)
+    stats = monitor.stats()
+    monitor.close()
+    assert left == 0 and stats["delivered"] == len(events), stats
+
+
+def send_raw(settings: Settings, values: list[bytes]) -> None:
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    for value in values:
+        producer.produce(settings.calls_topic, value)
+    assert producer.flush(30) == 0
+
+
+def start_stack(settings: Settings, tmp_path: Path) -> Stack:
+    stack = Stack(settings, log_dir=tmp_path / "logs")
+    stack.start_broker()
+    stack.start_worker()
+    stack.wait_worker_ready()
+    return stack
