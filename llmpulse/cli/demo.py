@@ -6,6 +6,7 @@ import argparse
 import shutil
 import sys
 import time
+from importlib import resources
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,10 @@ def _replay(settings: Settings, workload: Workload, n: int, speedup: float, malf
     return sent
 
 
+def example_prices() -> Path:
+    return Path(str(resources.files("llmpulse.data") / "prices.example.toml"))
+
+
 def _float(x: Any) -> float | None:
     return None if x is None else round(float(x), 3)
 
@@ -93,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.keep and data_dir.exists():
         shutil.rmtree(data_dir)
     settings = settings_from(args, data_dir=data_dir)
+    if settings.prices_file is None:  # the workload's self-hosted model is priced by the example file
+        settings = settings.model_copy(update={"prices_file": example_prices()})
     console = Console(stderr=True)
     try:
         workload = Workload(args.trace, seed=args.seed)

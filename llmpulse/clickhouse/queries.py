@@ -12,7 +12,7 @@ SELECT model, sum(requests) AS requests,
        llmpulse_quantile(sumMap(latency_sketch), 0.95) AS p95_ms,
        llmpulse_quantile(sumMap(latency_sketch), 0.99) AS p99_ms,
        llmpulse_quantile(sumMap(ttft_sketch), 0.95) AS ttft_p95_ms,
-       sum(errors) / sum(requests) AS error_rate
+       sum(errors) AS errors, errors / requests AS error_rate
 FROM llm_call_rollups_1m GROUP BY model ORDER BY requests DESC"""
 
 COST_BY_TEAM = """
