@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from confluent_kafka import Producer
 
 from llmpulse.alerting.bridge.routing import RoutingConfig
-from llmpulse.kafka.admin import ensure_topics
 from llmpulse.schemas.alert import AlertEvent
 from tests.fixtures.http_fakes import (
     PAGERDUTY_ROUTING_KEY,
@@ -21,19 +19,6 @@ from tests.fixtures.http_fakes import (
 )
 
 __all__ = ["fake_pagerduty", "fake_slack"]
-
-try:  # the shared broker fixture (registered by tests/conftest.py)
-    import tests.fixtures.kafka  # noqa: F401
-except ImportError:  # not landed yet: start the embedded broker here
-
-    @pytest.fixture(scope="session")
-    def kafka_bootstrap() -> Iterator[str]:
-        from llmpulse.kafka.broker import EmbeddedBroker
-
-        broker = EmbeddedBroker()
-        yield broker.bootstrap
-        broker.stop()
-
 
 T0 = 1_795_000_000_000  # 2026-11-18, ms
 
@@ -101,10 +86,9 @@ def env(fake_slack: FakeSlack) -> dict[str, str]:
 
 
 @pytest.fixture
-def alerts_topic(kafka_bootstrap: str) -> str:
-    name = f"llm.alerts.test-{uuid.uuid4().hex[:8]}"
-    ensure_topics(kafka_bootstrap, [name], partitions=1)
-    return name
+def alerts_topic(topic_factory: Callable[..., str]) -> str:
+    """A new one-partition topic on the shared broker (tests/fixtures/kafka.py)."""
+    return topic_factory(partitions=1)
 
 
 @pytest.fixture
