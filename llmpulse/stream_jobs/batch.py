@@ -1,37 +1,46 @@
 """Validated events -> the three tables a chunk writes: raw calls, rollup partials, per-user daily cost.
 
-Everything is columnar: Python touches each event once to pull its fields into lists; grouping, sketches,
-cost and sums are numpy/Arrow. Oversized names and texts are capped and flagged, never rejected.
+Columnar throughout: Arrow builds the columns from the validated dicts in C++ (``Table.from_pylist``),
+defaults, caps and flags are Arrow compute kernels, and grouping, sketches, cost and sums are numpy. Python
+touches single events only for captured text (redaction) and for oversized values (capped and flagged).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from llmpulse.stream_jobs.arrow_util import decimal_from_units, group_codes, sketch_maps
 from llmpulse.stream_jobs.pricing import PriceBook
 from llmpulse.stream_jobs.sketch import bucket_keys
 from llmpulse.stream_jobs.windows import day_start, window_start
 
-NAME_FIELDS = (
-    "provider", "request_model", "response_model", "operation", "error_type", "finish_reason",
-    "app", "team", "user_id", "session_id", "environment",
-)  # fmt: skip
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
-DEFAULTS: dict[str, Any] = {
-    "response_model": "", "operation": "chat", "error_type": "", "finish_reason": "", "app": "", "team": "",
-    "user_id": "", "session_id": "", "environment": "production",
+#: name-like fields and their defaults ('' when absent)
+NAME_DEFAULTS: dict[str, str] = {
+    "provider": "", "request_model": "", "response_model": "", "operation": "chat", "error_type": "",
+    "finish_reason": "", "app": "", "team": "", "user_id": "", "session_id": "", "environment": "production",
 }  # fmt: skip
+ATTRIBUTES = pa.map_(pa.string(), pa.string())
+WIRE_SCHEMA = pa.schema(
+    [("event_id", pa.string()), ("ts_ms", pa.int64()), ("latency_ms", pa.float64()), ("ttft_ms", pa.float64()),
+     ("streaming", pa.bool_()), ("status", pa.string()), ("client_cost_usd", pa.float64()),
+     ("prompt", pa.string()), ("response", pa.string()), ("attributes", ATTRIBUTES)]
+    + [(f, pa.int64()) for f in TOKEN_FIELDS]
+    + [(f, pa.string()) for f in NAME_DEFAULTS]
+)  # fmt: skip
 MAX_ATTRIBUTES = 64
 MAX_ATTRIBUTE_CHARS = 1024
 TS = pa.timestamp("ms", tz="UTC")
 
-#: (text) -> (redacted text, detections); the privacy module provides it when text capture is on
+#: (text) -> (redacted text, detections); PII never reaches the store
 Redact = Callable[[str], tuple[str, int]]
 
 
@@ -43,42 +52,59 @@ class BatchTables:
     max_event_ts_ms: int
 
 
-def _column(events: list[dict[str, Any]], name: str, default: Any, cap: int, flags: list[list[str]]) -> list[Any]:
-    values = [e.get(name) or default for e in events]
-    if values and max(map(len, values)) > cap:
-        for i, v in enumerate(values):
-            if len(v) > cap:
-                values[i] = v[:cap]
-                flags[i].append(f"capped:{name}")
-    return values
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Batches hold hundreds of thousands of small objects; the cyclic GC would rescan them all
+    many times over while the columns are built. Nothing here creates reference cycles."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
-def _text(events: list[dict[str, Any]], name: str, cap: int, redact: Redact | None,
-          flags: list[list[str]], pii: np.ndarray) -> list[str | None]:  # fmt: skip
+def _cap_strings(col: pa.Array, name: str, cap: int, flags: list[list[str]] | None) -> pa.Array:
+    lengths = pc.utf8_length(col)
+    too_long = pc.greater(lengths, cap)
+    if not pc.any(too_long).as_py():
+        return col
+    for i in np.flatnonzero(too_long.to_numpy(zero_copy_only=False)):
+        if flags is not None:
+            flags[i].append(f"capped:{name}")
+    return pc.utf8_slice_codeunits(col, 0, cap)
+
+
+def _texts(col: pa.Array, name: str, cap: int, redact: Redact | None, flags: list[list[str]],
+           pii: np.ndarray) -> pa.Array:  # fmt: skip
+    if redact is None:
+        return pa.nulls(len(col), pa.string())
+    if col.null_count == len(col):
+        return col
+    col = _cap_strings(col, name, cap, flags)
     out: list[str | None] = []
-    for i, e in enumerate(events):
-        text = e.get(name)
-        if text is None or redact is None:
+    for i, text in enumerate(col.to_pylist()):
+        if text is None:
             out.append(None)
             continue
-        if len(text) > cap:
-            text = text[:cap]
-            flags[i].append(f"capped:{name}")
         clean, found = redact(text)
         pii[i] += found
         out.append(clean)
-    return out
+    return pa.array(out, pa.string())
 
 
-def _attributes(events: list[dict[str, Any]], redact: Redact | None, flags: list[list[str]],
-                pii: np.ndarray) -> list[list[tuple[str, str]]]:  # fmt: skip
+def _attributes(col: pa.Array, redact: Redact | None, flags: list[list[str]], pii: np.ndarray) -> pa.Array:
+    col = pc.fill_null(col, pa.scalar([], ATTRIBUTES)) if col.null_count else col
+    if len(col.values) == 0:
+        return col
+    sizes = pc.list_value_length(col).to_numpy(zero_copy_only=False)
+    key_len = pc.max(pc.utf8_length(col.keys)).as_py() or 0
+    value_len = pc.max(pc.utf8_length(col.items)).as_py() or 0
+    if redact is None and sizes.max() <= MAX_ATTRIBUTES and max(key_len, value_len) <= MAX_ATTRIBUTE_CHARS:
+        return col
     out: list[list[tuple[str, str]]] = []
-    for i, e in enumerate(events):
-        attrs = e.get("attributes")
-        if not attrs:
-            out.append([])
-            continue
-        items = list(attrs.items())
+    for i, items in enumerate(col.to_pylist()):
         if len(items) > MAX_ATTRIBUTES:
             items = items[:MAX_ATTRIBUTES]
             flags[i].append("capped:attributes")
@@ -92,7 +118,7 @@ def _attributes(events: list[dict[str, Any]], redact: Redact | None, flags: list
                 pii[i] += found
             cleaned.append((k, v))
         out.append(cleaned)
-    return out
+    return pa.array(out, ATTRIBUTES)
 
 
 def build_tables(
@@ -104,62 +130,60 @@ def build_tables(
     max_name_chars: int,
     max_text_chars: int,
     redact: Redact | None,
+    redact_attributes: Redact | None = None,
 ) -> BatchTables:
-    """The rows one chunk writes. ``redact`` is None when text capture is off: texts are then dropped."""
+    """The rows one chunk writes. With ``redact`` None (text capture off) texts are dropped."""
     n = len(events)
-    flags: list[list[str]] = [[] for _ in range(n)]
+    with gc_paused():
+        wire = pa.Table.from_pylist(events, schema=WIRE_SCHEMA)
+        flags: list[list[str]] = [[] for _ in range(n)]
     pii = np.zeros(n, dtype=np.int64)
-    names = {f: _column(events, f, DEFAULTS.get(f, ""), max_name_chars, flags) for f in NAME_FIELDS}
-    ts = np.fromiter((e["ts_ms"] for e in events), dtype=np.int64, count=n)
-    latency = np.fromiter((e["latency_ms"] for e in events), dtype=np.float64, count=n)
-    ttft_raw = [e.get("ttft_ms") for e in events]
-    has_ttft = np.fromiter((t is not None for t in ttft_raw), dtype=bool, count=n)
-    ttft = np.fromiter((t or 0.0 for t in ttft_raw), dtype=np.float64, count=n)
-    tokens = {f: np.fromiter((e.get(f, 0) for e in events), dtype=np.int64, count=n) for f in TOKEN_FIELDS}
-    is_error = np.fromiter((e.get("status") == "error" for e in events), dtype=bool, count=n)
+    names = {
+        f: _cap_strings(pc.fill_null(wire[f].combine_chunks(), default), f, max_name_chars, flags)
+        for f, default in NAME_DEFAULTS.items()
+    }
+    ts = wire["ts_ms"].to_numpy()
+    latency = wire["latency_ms"].to_numpy()
+    ttft_col = wire["ttft_ms"].combine_chunks()
+    has_ttft = ~np.asarray(ttft_col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    ttft = pc.fill_null(ttft_col, 0.0).to_numpy()
+    tokens = {f: pc.fill_null(wire[f], 0).to_numpy() for f in TOKEN_FIELDS}
+    is_error = pc.equal(pc.fill_null(wire["status"], "ok"), "error").to_numpy()
     cost_units, priced, price_status = prices.price(
-        names["provider"], names["request_model"], tokens["input_tokens"], tokens["output_tokens"],
-        tokens["cache_read_tokens"], tokens["cache_write_tokens"], ts,
+        names["provider"].to_pylist(), names["request_model"].to_pylist(), tokens["input_tokens"],
+        tokens["output_tokens"], tokens["cache_read_tokens"], tokens["cache_write_tokens"], ts,
     )  # fmt: skip
-    prompts = _text(events, "prompt", max_text_chars, redact, flags, pii)
-    responses = _text(events, "response", max_text_chars, redact, flags, pii)
-    attributes = _attributes(events, redact, flags, pii)
-
-    str_cols = {f: pa.array(v, pa.string()) for f, v in names.items()}
+    prompts = _texts(wire["prompt"].combine_chunks(), "prompt", max_text_chars, redact, flags, pii)
+    responses = _texts(wire["response"].combine_chunks(), "response", max_text_chars, redact, flags, pii)
+    attributes = _attributes(wire["attributes"].combine_chunks(), redact_attributes, flags, pii)
+    partitions = np.fromiter((s[0] for s in sources), dtype=np.uint32, count=n)
+    offsets = np.fromiter((s[1] for s in sources), dtype=np.uint64, count=n)
     calls = pa.table({
-        "event_id": pa.array([e["event_id"] for e in events], pa.string()),
+        "event_id": wire["event_id"],
         "ts": pa.array(ts, TS),
-        "latency_ms": pa.array(latency),
-        "ttft_ms": pa.array(ttft, mask=~has_ttft),
-        "provider": str_cols["provider"],
-        "model": str_cols["request_model"],
-        "response_model": str_cols["response_model"],
-        "operation": str_cols["operation"],
-        "streaming": pa.array([bool(e.get("streaming", False)) for e in events]),
-        "status": pa.array(np.where(is_error, "error", "ok").tolist(), pa.string()),
-        "error_type": str_cols["error_type"],
-        "finish_reason": str_cols["finish_reason"],
+        "latency_ms": wire["latency_ms"],
+        "ttft_ms": ttft_col,
+        "provider": names["provider"], "model": names["request_model"],
+        "response_model": names["response_model"], "operation": names["operation"],
+        "streaming": pc.fill_null(wire["streaming"], False),
+        "status": pa.DictionaryArray.from_arrays(pa.array(is_error.astype(np.int8)), pa.array(["ok", "error"])),
+        "error_type": names["error_type"], "finish_reason": names["finish_reason"],
         **{f: pa.array(tokens[f].astype(np.uint32)) for f in TOKEN_FIELDS},
         "cost_usd": decimal_from_units(cost_units, 18, 12, priced),
-        "price_status": pa.array(np.asarray(price_status, dtype=object).tolist(), pa.string()),
-        "client_cost_usd": pa.array([e.get("client_cost_usd") for e in events], pa.float64()),
-        "app": str_cols["app"],
-        "team": str_cols["team"],
-        "user_id": str_cols["user_id"],
-        "session_id": str_cols["session_id"],
-        "environment": str_cols["environment"],
-        "attributes": pa.array(attributes, pa.map_(pa.string(), pa.string())),
-        "prompt": pa.array(prompts, pa.string()),
-        "response": pa.array(responses, pa.string()),
+        "price_status": pa.array(np.asarray(price_status, dtype=object), pa.string()),
+        "client_cost_usd": wire["client_cost_usd"],
+        "app": names["app"], "team": names["team"], "user_id": names["user_id"],
+        "session_id": names["session_id"], "environment": names["environment"],
+        "attributes": attributes,
+        "prompt": prompts, "response": responses,
         "pii_detections": pa.array(np.minimum(pii, 65535).astype(np.uint16)),
         "flags": pa.array(flags, pa.list_(pa.string())),
         "schema_version": pa.array(np.ones(n, dtype=np.uint8)),
-        "kafka_partition": pa.array(np.fromiter((s[0] for s in sources), dtype=np.uint32, count=n)),
-        "kafka_offset": pa.array(np.fromiter((s[1] for s in sources), dtype=np.uint64, count=n)),
+        "kafka_partition": pa.array(partitions), "kafka_offset": pa.array(offsets),
     })  # fmt: skip
     cost = np.where(priced, cost_units, 0)
-    rollups = _rollups(ts, window_ms, str_cols, latency, ttft, has_ttft, is_error, tokens, cost, priced)
-    user_cost = _user_cost(ts, str_cols, tokens, cost)
+    rollups = _rollups(ts, window_ms, names, latency, ttft, has_ttft, is_error, tokens, cost, priced)
+    user_cost = _user_cost(ts, names, tokens, cost)
     return BatchTables(calls, rollups, user_cost, int(ts.max()) if n else 0)
 
 

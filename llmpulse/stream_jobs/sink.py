@@ -24,7 +24,7 @@ import pyarrow as pa
 from llmpulse.clickhouse.exceptions import StoreError, StoreUnavailable
 from llmpulse.clickhouse.store import Store
 from llmpulse.settings import Settings
-from llmpulse.stream_jobs.batch import Redact, build_tables
+from llmpulse.stream_jobs.batch import Redact, build_tables, gc_paused
 from llmpulse.stream_jobs.chunks import Chunk
 from llmpulse.stream_jobs.decode import Decoded, DeadLetter, Decoder, Source
 from llmpulse.stream_jobs.dedup import RecentIds
@@ -84,6 +84,7 @@ class CallSink:
         self.settings = settings
         self.prices = prices
         self.redact = redact if settings.capture_text else None
+        self.redact_attributes = redact  # free-form attributes are kept, so they are always redacted
         self.redact_bytes = redact_bytes
         self.decoder = Decoder(settings.max_event_age_s * 1000, settings.max_event_future_s * 1000)
         self.recent = RecentIds()
@@ -105,8 +106,9 @@ class CallSink:
     def write_chunk(self, chunk: Chunk[Record]) -> ChunkResult:
         topic = chunk.topic
         records = [(Source(topic, r.partition, r.offset, r.timestamp_ms), r.value) for r in chunk.items]
-        decoded = self.decoder.decode(records)
-        self._drop_duplicates(decoded)
+        with gc_paused():
+            decoded = self.decoder.decode(records)
+            self._drop_duplicates(decoded)
         result = ChunkResult(chunk.token, len(decoded.events), decoded.dead)
         for attempt in range(1, REJECT_ATTEMPTS + 1):
             try:
@@ -145,9 +147,10 @@ class CallSink:
         token = chunk.token
         tables = None
         if decoded.events:
-            tables = build_tables(decoded.events, decoded.sources, self.prices, window_ms=s.window_seconds * 1000,
-                                  max_name_chars=s.max_name_chars, max_text_chars=s.max_text_chars,
-                                  redact=self.redact)  # fmt: skip
+            with gc_paused():
+                tables = build_tables(decoded.events, decoded.sources, self.prices, window_ms=s.window_seconds * 1000,
+                                      max_name_chars=s.max_name_chars, max_text_chars=s.max_text_chars,
+                                      redact=self.redact, redact_attributes=self.redact_attributes)  # fmt: skip
         max_ts = tables.max_event_ts_ms if tables else 0
         intent = pa.table({
             "topic": [chunk.topic], "kafka_partition": pa.array([chunk.partition], pa.uint32()),
