@@ -182,7 +182,7 @@ def build_tables(
         "kafka_partition": pa.array(partitions), "kafka_offset": pa.array(offsets),
     })  # fmt: skip
     cost = np.where(priced, cost_units, 0)
-    rollups = _rollups(ts, window_ms, names, latency, ttft, has_ttft, is_error, tokens, cost, priced)
+    rollups = _rollups(ts, window_ms, names, latency, ttft, has_ttft, is_error, tokens, cost, priced, pii)
     user_cost = _user_cost(ts, names, tokens, cost)
     return BatchTables(calls, rollups, user_cost, int(ts.max()) if n else 0)
 
@@ -195,7 +195,7 @@ def _sum_by(group_ids: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndar
 
 def _rollups(ts: np.ndarray, window_ms: int, cols: dict[str, pa.Array], latency: np.ndarray, ttft: np.ndarray,
              has_ttft: np.ndarray, is_error: np.ndarray, tokens: dict[str, np.ndarray], cost: np.ndarray,
-             priced: np.ndarray) -> pa.Table:  # fmt: skip
+             priced: np.ndarray, pii: np.ndarray) -> pa.Table:  # fmt: skip
     windows = window_start(ts, window_ms)
     gid, keys, n = group_codes(windows, cols["provider"], cols["request_model"], cols["app"], cols["team"])
     return pa.table({
@@ -210,6 +210,7 @@ def _rollups(ts: np.ndarray, window_ms: int, cols: dict[str, pa.Array], latency:
         **{f: pa.array(_sum_by(gid, tokens[f], n).astype(np.uint64)) for f in TOKEN_FIELDS},
         "cost_usd": decimal_from_units(_sum_by(gid, cost, n), 38, 12),
         "unpriced_requests": pa.array(np.bincount(gid, weights=~priced, minlength=n).astype(np.uint64)),
+        "pii_detections": pa.array(_sum_by(gid, pii, n).astype(np.uint64)),
     })  # fmt: skip
 
 

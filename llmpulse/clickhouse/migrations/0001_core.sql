@@ -74,7 +74,8 @@ CREATE TABLE IF NOT EXISTS llm_call_rollups_1m
     cache_write_tokens SimpleAggregateFunction(sum, UInt64),
     reasoning_tokens   SimpleAggregateFunction(sum, UInt64),
     cost_usd           SimpleAggregateFunction(sum, Decimal(38, 12)),
-    unpriced_requests  SimpleAggregateFunction(sum, UInt64)
+    unpriced_requests  SimpleAggregateFunction(sum, UInt64),
+    pii_detections     SimpleAggregateFunction(sum, UInt64)
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(window_start)
@@ -152,6 +153,7 @@ SELECT
     sum(cache_write_tokens) AS cache_write_tokens,
     sum(reasoning_tokens) AS reasoning_tokens,
     sum(cost_usd) AS cost_usd,
-    sum(unpriced_requests) AS unpriced_requests
+    sum(unpriced_requests) AS unpriced_requests,
+    sum(pii_detections) AS pii_detections
 FROM llm_call_rollups_1m
 GROUP BY window_start, provider, model, app, team
