@@ -1,6 +1,6 @@
 """PII detection and redaction for captured prompt and response text."""
 
-from llmpulse.privacy.recognizers import (
+from llmpulse.privacy.entity import (
     CREDIT_CARD,
     EMAIL,
     IBAN,

@@ -1,12 +1,14 @@
-"""Recognizers for secrets: API keys, bearer tokens, cloud keys, private key blocks, JWTs.
+"""Secrets: provider API keys, bearer tokens, cloud keys, private key blocks, JWTs, passwords.
 
-Provider keys are recognised by their published prefixes (``sk-``, ``sk-ant-``, ``AKIA``, ``ghp_``,
-``github_pat_``, ``glpat-``, ``xoxb-``, ``AIza``, ``hf_``, ``sk_live_``); JWTs must decode to a JSON
-header with an ``alg``; secrets without a prefix (an AWS secret access key, a password) are only
-taken from an assignment to a secret-sounding name (``aws_secret_access_key = …``,
-``"password": "…"``) or from "password is …", and never when the value is a placeholder or a
-reference to somewhere else (``<your-key>``, ``${TOKEN}``, ``os.environ[...]``, ``****``).
-Every match is typed ``SECRET``.
+Provider keys are recognised by their published prefixes (``sk-``/``sk-proj-``/``sk-ant-``,
+``sk_live_``, ``AKIA``…, ``ghp_``/``github_pat_``, ``glpat-``, ``xoxb-``, ``AIza``, ``hf_``); a JWT
+must decode to a JSON header with an ``alg``; a private key is the whole ``-----BEGIN … PRIVATE
+KEY-----`` block (to the end of its base64 body when the END line is missing). Secrets without a
+prefix (an AWS secret access key, a password, an OAuth client secret) are taken only as the value
+assigned to a secret-sounding name (``aws_secret_access_key = …``, ``"password": "…"``,
+``client_secret=…``, ``X-Api-Key: …``) or after "password is …" (en/de/fr/es/pt/it), and never when
+the value is a placeholder or a reference (``<your-key>``, ``${TOKEN}``, ``os.environ[...]``,
+``settings.API_KEY``, ``****``). Every match is typed ``SECRET``.
 """
 
 from __future__ import annotations
@@ -16,49 +18,62 @@ import binascii
 import json
 import re
 
-from llmpulse.privacy.recognizers import SECRET, Entity
+from llmpulse.privacy.entity import SECRET, Entity, lower_same_length
 
-_KEY_PATTERNS: tuple[re.Pattern[str], ...] = (
-    # OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic (sk-ant-api03-), DeepSeek and friends
-    re.compile(r"(?<![\w-])sk-(?:[A-Za-z]+-)*[A-Za-z0-9_-]{20,}"),
-    # Stripe secret and restricted keys
-    re.compile(r"(?<![\w-])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"),
-    # AWS access key ids
-    re.compile(
-        r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA|AIPA|ANPA|ANVA|AGPA)[A-Z0-9]{16}(?![A-Za-z0-9])"
+_A = re.ASCII
+# (literals that must occur in the text, pattern). Look-behinds sit after the prefix so the
+# engine searches for the literal first.
+_KEY_PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
+    (("sk-",), re.compile(r"sk-(?<![\w-]sk-)[A-Za-z0-9_-]{20,}", _A)),
+    (("k_live_", "k_test_"), re.compile(r"[sr]k_(?<![\w-].k_)(?:live|test)_[A-Za-z0-9]{16,}", _A)),
+    (
+        ("AKIA", "ASIA", "ABIA", "ACCA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "AGPA"),
+        re.compile(
+            r"A(?:KIA|SIA|BIA|CCA|IDA|ROA|IPA|NPA|NVA|GPA)(?<![A-Za-z0-9].{4})[A-Z0-9]{16}(?![A-Za-z0-9])", _A
+        ),
     ),
-    # GitHub tokens (classic and fine-grained), GitLab personal access tokens
-    re.compile(r"(?<![\w-])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,251})(?![\w-])"),
-    re.compile(r"(?<![\w-])glpat-[A-Za-z0-9_-]{20,}"),
-    # Slack, Google API keys, Hugging Face
-    re.compile(r"(?<![\w-])xox[abposr]-[A-Za-z0-9-]{10,}"),
-    re.compile(r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])"),
-    re.compile(r"(?<![\w-])hf_[A-Za-z0-9]{30,}(?![\w-])"),
-)
-_KEY_PREFIXES = ("sk-", "sk_", "rk_", "AKIA", "ASIA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "AGPA",
-                 "ABIA", "ACCA", "gh", "github_pat_", "glpat-", "xox", "AIza", "hf_")  # fmt: skip
+    (
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+        re.compile(r"gh[pousr]_(?<![\w-]gh._)[A-Za-z0-9]{36,251}(?![\w-])", _A),
+    ),
+    (("github_pat_",), re.compile(r"github_pat_(?<![\w-]github_pat_)[A-Za-z0-9_]{22,251}(?![\w-])", _A)),
+    (("glpat-",), re.compile(r"glpat-(?<![\w-]glpat-)[A-Za-z0-9_-]{20,}", _A)),
+    (("xox",), re.compile(r"xox[abposr]-(?<![\w-]xox.-)[A-Za-z0-9-]{10,}", _A)),
+    (("AIza",), re.compile(r"AIza(?<![\w-]AIza)[0-9A-Za-z_-]{35}(?![\w-])", _A)),
+    (("hf_",), re.compile(r"hf_(?<![\w-]hf_)[A-Za-z0-9]{30,}(?![\w-])", _A)),
+)  # fmt: skip
 
-_BEARER = re.compile(r"\b[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)")
-_JWT = re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)", _A)
+_JWT = re.compile(r"eyJ(?<![\w-]eyJ)[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", _A)
 _PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _PRIVATE_KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _KEY_BODY = re.compile(r"[A-Za-z0-9+/=\s:,.\-]*")
 
-_SECRET_NAME = (
-    r"(?:aws_?secret_?access_?key|secret_?access_?key|aws_?secret|client_?secret|secret_?key|api_?key"
-    r"|apikey|access_?token|auth_?token|refresh_?token|private_?key|password|passwd|pwd|secret|token)"
+# Assignments: a name that ends in a secret word, an operator, a value.
+_SECRET_WORDS = ("key", "token", "secret", "pass", "pwd", "credential")
+_LAST_WORDS = frozenset({"token", "secret", "password", "passwd", "pwd", "passphrase", "credential",
+                         "credentials", "apikey", "secretkey"})  # fmt: skip
+_KEY_QUALIFIERS = frozenset({"api", "secret", "private", "access", "auth", "signing", "encryption", "master",
+                             "license", "client", "account", "service", "subscription"})  # fmt: skip
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_NAME_TAIL = re.compile(r"[A-Za-z0-9_-]*", _A)
+_NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", _A)
+_ASSIGNED_VALUE = re.compile(r"[\"']?\s*(?::=|=>|[:=])\s*[\"'`]?([^\s\"'`,;&)}\]]{8,})")
+# Prose: "my password is …", "Passwort lautet …", "AWS secret key …", "clave de la API: …".
+_PHRASE_TRIGGERS = ("password", "passwort", "kennwort", "wachtwoord", "mot de passe", "contraseña", "senha",
+                    "secret", "token", "key", "clé d'api", "clé api", "clave de la api", "clave de api",
+                    "chiave api")  # fmt: skip
+_PHRASE_TAIL = re.compile(
+    r"(?:\s+(?P<verb>is|was|ist|lautet|est|es|era|é|è)|\s*(?P<sign>[:=]))?\s+[\"'`]?(?P<value>[^\s\"'`]{6,})",
+    re.I,
 )
-_ASSIGNMENT = re.compile(r"(?i)" + _SECRET_NAME + r"[\"']?\s*(?::=|=>|[:=])\s*[\"'`]?([^\s\"'`,;)}\]]{8,})")
-_SECRET_WORD = re.compile(r"(?i)pass|secret|token|key|pwd|senha|contrase")
-_PASSWORD_IS = re.compile(
-    r"(?i)\b(?:password|passwort|mot de passe|contraseña|senha)\s+(?:is|ist|est|es|é|è|:)\s+"
-    r"[\"'`]?([^\s\"'`]{6,})"
-)
+# Connection strings: scheme://user:password@host
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:([^\s@/]+)@", _A)
 _PLACEHOLDER = re.compile(
     r"^(?:<.*|\$.*|\{.*|%.*|\*+|x+|\.+|(?:your|my|the|example|dummy|changeme|placeholder|redacted|none|null"
     r"|true|false|undefined|required|optional|string|env|secret|password|token)[\w-]*"
     r"|.*(?:environ|getenv|process\.env|settings\.|config\.|secrets\.|vault).*"
-    r"|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+|[A-Za-z_]\w*\(.*|[A-Z][A-Z0-9]*_[A-Z0-9_]+)$",
+    r"|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+|[\w.]+\(.*|[A-Z][A-Z0-9]*_[A-Z0-9_]+)$",
     re.I,
 )
 
@@ -72,11 +87,68 @@ def _jwt_header_ok(token: str) -> bool:
     return isinstance(decoded, dict) and "alg" in decoded
 
 
-def _value_is_secret(value: str) -> bool:
-    value = value.rstrip(".")
-    if len(value) < 8 or _PLACEHOLDER.match(value):
+def _char_classes(value: str) -> int:
+    return (
+        any(c.islower() for c in value)
+        + any(c.isupper() for c in value)
+        + any(c.isdigit() for c in value)
+        + any(not c.isalnum() for c in value)
+    )
+
+
+def _value_is_secret(value: str, min_length: int = 8, min_classes: int = 2) -> bool:
+    """Long enough, mixes character classes (``incorrect`` is a word, ``hunter2`` a password) and
+    is no placeholder or reference."""
+    return (
+        len(value) >= min_length
+        and len(set(value)) >= 5
+        and _char_classes(value) >= min_classes
+        and not _PLACEHOLDER.match(value)
+    )
+
+
+def _phrase_secrets(text: str, lowered: str) -> list[Entity]:
+    found: list[Entity] = []
+    for word in _PHRASE_TRIGGERS:
+        at = lowered.find(word)
+        while at != -1:
+            end = at + len(word)
+            whole_word = (at == 0 or not lowered[at - 1].isalnum()) and not lowered[end : end + 1].isalnum()
+            qualified = word != "key" or lowered[max(0, at - 12) : at].split()[-1:] in (
+                ["api"],
+                ["secret"],
+                ["access"],
+            )
+            m = _PHRASE_TAIL.match(text, end) if whole_word and qualified else None
+            if m is not None:
+                value = m.group("value").rstrip(".,;:")
+                # Without "is" or ":" between word and value ("my AWS secret key AbC…"), only a
+                # long, key-like value counts.
+                linked = m.group("verb") is not None or m.group("sign") is not None
+                if _value_is_secret(value, 6, 2) if linked else _value_is_secret(value, 16, 3):
+                    found.append(Entity(SECRET, m.start("value"), m.start("value") + len(value)))
+            at = lowered.find(word, end)
+    return found
+
+
+def _secret_name(name: str) -> bool:
+    parts = [part.lower() for part in _NAME_PARTS.findall(name)]
+    if not parts:
         return False
-    return len(set(value)) >= 5
+    if parts[-1] in _LAST_WORDS:
+        return True
+    return parts[-1] == "key" and len(parts) > 1 and parts[-2] in _KEY_QUALIFIERS
+
+
+def _provider_keys(text: str) -> list[Entity]:
+    found: list[Entity] = []
+    for literals, pattern in _KEY_PATTERNS:
+        if any(literal in text for literal in literals):
+            for m in pattern.finditer(text):
+                body = m.group()[4:]
+                if any(c.isdigit() for c in body) and any(c.isalpha() for c in body):
+                    found.append(Entity(SECRET, m.start(), m.end()))
+    return found
 
 
 def _private_keys(text: str) -> list[Entity]:
@@ -92,28 +164,42 @@ def _private_keys(text: str) -> list[Entity]:
     return found
 
 
-def find_secrets(text: str) -> list[Entity]:
+def _assigned_secrets(text: str, lowered: str) -> list[Entity]:
     found: list[Entity] = []
-    if any(p in text for p in _KEY_PREFIXES):
-        for pattern in _KEY_PATTERNS:
-            for m in pattern.finditer(text):
-                value = m.group()
-                if any(c.isdigit() for c in value) and any(c.isalpha() for c in value[4:]):
-                    found.append(Entity(SECRET, m.start(), m.end()))
+    seen: set[int] = set()
+    for word in _SECRET_WORDS:
+        at = lowered.find(word)
+        while at != -1:
+            tail = _NAME_TAIL.match(text, at + len(word))
+            name_end = tail.end() if tail else at + len(word)
+            name_start = at
+            while name_start > 0 and at - name_start < 64 and text[name_start - 1] in _NAME_CHARS:
+                name_start -= 1
+            if name_end not in seen and _secret_name(text[name_start:name_end]):
+                seen.add(name_end)
+                m = _ASSIGNED_VALUE.match(text, name_end)
+                if m is not None:
+                    value = m.group(1).rstrip(".,:")
+                    if _value_is_secret(value):
+                        found.append(Entity(SECRET, m.start(1), m.start(1) + len(value)))
+            at = lowered.find(word, at + len(word))
+    return found
+
+
+def find_secrets(text: str) -> list[Entity]:
+    found = _provider_keys(text)
     if "earer" in text:
-        for m in _BEARER.finditer(text):
-            if _value_is_secret(m.group(1)):
-                found.append(Entity(SECRET, m.start(1), m.end(1)))
+        bearer = (m for m in _BEARER.finditer(text) if _value_is_secret(m.group(1)))
+        found.extend(Entity(SECRET, m.start(1), m.end(1)) for m in bearer)
     if "eyJ" in text:
         jwts = (m for m in _JWT.finditer(text) if _jwt_header_ok(m.group()))
         found.extend(Entity(SECRET, m.start(), m.end()) for m in jwts)
     if "-----BEGIN" in text:
         found.extend(_private_keys(text))
-    if not _SECRET_WORD.search(text):
-        return found
-    for pattern in (_ASSIGNMENT, _PASSWORD_IS):
-        for m in pattern.finditer(text):
-            value = m.group(1).rstrip(".")
-            if _value_is_secret(value):
-                found.append(Entity(SECRET, m.start(1), m.start(1) + len(value)))
+    lowered = lower_same_length(text)
+    found.extend(_assigned_secrets(text, lowered))
+    found.extend(_phrase_secrets(text, lowered))
+    if "://" in text:
+        urls = (m for m in _URL_PASSWORD.finditer(text) if _value_is_secret(m.group(1), 4, 1))
+        found.extend(Entity(SECRET, m.start(1), m.end(1)) for m in urls)
     return found

@@ -5,10 +5,10 @@
 ``<SECRET>``) and counts the detections per type. A ``Redactor`` holds only configuration and
 compiled patterns: it is immutable, deterministic and safe to share between threads.
 
-Speed: most text carries no PII. One combined pre-check regex looks for anything a recognizer
-could start from (an ``@``, a run of digits with separators, a key prefix, ``::``, a secret word,
-…); text without such a trigger returns at once. The number-shaped recognizers run only when a
-digit run was seen, and the expensive validators (libphonenumber, check digits) only on candidates.
+Speed: most text carries no PII. The number-shaped recognizers (cards, IBANs, SSNs, national
+ids, IPv4, phones) run only when the text has a digit run or an id shape; e-mail only when it has
+an ``@``; the secret recognizers look for their literal prefixes with ``str`` searches first. The
+validators (libphonenumber, check digits) run only on candidates.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from llmpulse.privacy.credentials import find_secrets
-from llmpulse.privacy.recognizers import (
+from llmpulse.privacy.entity import (
+    ALL_TYPES,
     CREDIT_CARD,
-    DEFAULT_PHONE_REGIONS,
     EMAIL,
     IBAN,
     IP_ADDRESS,
@@ -30,35 +30,25 @@ from llmpulse.privacy.recognizers import (
     SECRET,
     US_SSN,
     Entity,
+)
+from llmpulse.privacy.phones import DEFAULT_PHONE_REGIONS, PhoneFinder
+from llmpulse.privacy.recognizers import (
     find_credit_cards,
     find_emails,
     find_ibans,
-    find_ip_addresses,
+    find_ipv4,
+    find_ipv6,
     find_national_ids,
-    find_phones,
     find_us_ssns,
 )
 
-__all__ = [
-    "ALL_TYPES",
-    "Entity",
-    "RedactionResult",
-    "Redactor",
-    "default_redactor",
-]
+__all__ = ["ALL_TYPES", "Entity", "RedactionResult", "Redactor", "default_redactor"]
 
-# When two detections overlap, the one whose type comes first wins (a key that contains digits is
-# a secret, not a phone; a card number is not an IP), then the longer one.
-ALL_TYPES: tuple[str, ...] = (SECRET, EMAIL, IBAN, CREDIT_CARD, US_SSN, NATIONAL_ID, IP_ADDRESS, PHONE)
 _RANK = {name: rank for rank, name in enumerate(ALL_TYPES)}
-
-# Anything a recognizer could start from. No match: no PII, and nothing else runs.
-_TRIGGER = re.compile(
-    r"@|\d[\d ().\-/]{5,}\d|::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:|[A-Za-z]{6}\d\d[A-Za-z]\d\d"
-    r"|[A-Z]{2} ?\d\d ?\d\d ?\d\d ?[A-D]|sk-|[sr]k_|AKIA|ASIA|AIDA|AROA|gh[pousr]_|github_pat_|glpat-"
-    r"|xox|AIza|hf_|[Bb]earer|eyJ|-----BEGIN|(?i:pass|secret|token|key|pwd|senha|contrase)"
-)
-_DIGIT_RUN = re.compile(r"\d[\d ().\-/]{5,}\d")
+# A run of 7+ digit/separator characters, or the letter-digit shapes of an Italian codice
+# fiscale or a UK National Insurance number: without one, no number-shaped PII can be there.
+_NUMERIC = re.compile(r"\d[\d ().\-/]{5,}\d|\d\d[A-Za-z]\d\d|\d\d ?\d\d ?\d\d ?[A-Da-d]", re.ASCII)
+_ALWAYS, _NEEDS_AT, _NEEDS_NUMBER = "always", "at", "number"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +63,7 @@ class RedactionResult:
 class _Recognizer:
     type: str
     find: Callable[[str], list[Entity]]
-    needs_digit_run: bool
+    gate: str
 
 
 def _resolve_overlaps(entities: Iterable[Entity]) -> list[Entity]:
@@ -92,7 +82,7 @@ class Redactor:
     national formats are accepted for numbers written without a ``+``/``00`` country prefix.
     """
 
-    __slots__ = ("_recognizers", "phone_regions", "types")
+    __slots__ = ("_phones", "_recognizers", "phone_regions", "types")
 
     def __init__(
         self,
@@ -105,32 +95,31 @@ class Redactor:
             raise ValueError(f"unknown PII types {unknown}; known: {list(ALL_TYPES)}")
         self.types: frozenset[str] = frozenset(wanted)
         self.phone_regions: tuple[str, ...] = tuple(phone_regions)
-        regions = self.phone_regions
-
-        def phones(text: str) -> list[Entity]:
-            return find_phones(text, regions)
-
         every = (
-            _Recognizer(SECRET, find_secrets, False),
-            _Recognizer(EMAIL, find_emails, False),
-            _Recognizer(IBAN, find_ibans, True),
-            _Recognizer(CREDIT_CARD, find_credit_cards, True),
-            _Recognizer(US_SSN, find_us_ssns, True),
-            _Recognizer(NATIONAL_ID, find_national_ids, False),
-            _Recognizer(IP_ADDRESS, find_ip_addresses, False),
-            _Recognizer(PHONE, phones, True),
+            _Recognizer(SECRET, find_secrets, _ALWAYS),
+            _Recognizer(EMAIL, find_emails, _NEEDS_AT),
+            _Recognizer(IBAN, find_ibans, _NEEDS_NUMBER),
+            _Recognizer(CREDIT_CARD, find_credit_cards, _NEEDS_NUMBER),
+            _Recognizer(US_SSN, find_us_ssns, _NEEDS_NUMBER),
+            _Recognizer(NATIONAL_ID, find_national_ids, _NEEDS_NUMBER),
+            _Recognizer(IP_ADDRESS, find_ipv4, _NEEDS_NUMBER),
+            _Recognizer(IP_ADDRESS, find_ipv6, _ALWAYS),
         )
         self._recognizers = tuple(r for r in every if r.type in self.types)
+        # Phones run last and skip spans already taken: libphonenumber is the slowest validator.
+        self._phones = PhoneFinder(self.phone_regions) if PHONE in self.types else None
 
     def detect(self, text: str) -> list[Entity]:
         """Every PII value in ``text``, non-overlapping, ordered by position."""
-        if not text or _TRIGGER.search(text) is None:
+        if not text:
             return []
-        digit_run = _DIGIT_RUN.search(text) is not None
+        gates = {_ALWAYS: True, _NEEDS_AT: "@" in text, _NEEDS_NUMBER: _NUMERIC.search(text) is not None}
         found: list[Entity] = []
         for recognizer in self._recognizers:
-            if digit_run or not recognizer.needs_digit_run:
+            if gates[recognizer.gate]:
                 found.extend(recognizer.find(text))
+        if self._phones is not None and gates[_NEEDS_NUMBER]:
+            found.extend(self._phones(text, found))
         return _resolve_overlaps(found)
 
     def redact(self, text: str) -> RedactionResult:

@@ -1,0 +1,191 @@
+"""Phone numbers: a cheap candidate regex, shape rules, then libphonenumber's validity check.
+
+Numbers with a ``+``/``00`` country prefix are checked as international numbers. Numbers without
+one are checked against a short list of regions (``DEFAULT_PHONE_REGIONS``); they must be written
+the way people write phone numbers: with separators (``(415) 555-0132``, ``06 12 34 56 78``) or
+after a phone word ("tel", "call", "Handy", "llámame", …), and with the trunk ``0`` in regions
+that dial one (a German or French number starts with ``0``; Indian mobiles and Brazilian
+``(11) …`` numbers are the common exceptions). Dates, ZIP+4 codes, SSN-shaped and
+thousand-grouped numbers, and numbers right after an id word ("order", "SKU", "part", "ISBN",
+"#", …) are not phones. Each region's length list and number pattern from the libphonenumber
+metadata screen candidates before the full (slow) parse.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import phonenumbers
+
+from llmpulse.privacy.entity import PHONE, Entity, window_before
+
+DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "JP", "BR", "AU", "CA")
+
+_A = re.ASCII
+# A run of phone characters that starts with "+", "(" or a digit and ends with a digit. The
+# run is bounded so the scan stays linear; the "not inside a longer token" look-behind sits
+# after the first character so the engine can skip to candidate positions.
+_PHONE = re.compile(
+    r"(?:\+(?<![\w.+/#-]\+) ?\d|\((?<![\w.+/:#-]\()\+?\d|\d(?<![\w.+/:#-]\d))"
+    r"[\d ().\-/]{4,23}\d(?![\w-]|[.:/]\d)",
+    _A,
+)
+_PHONE_WORDS = (
+    "phone", "tel", "tél", "mobile", "mobil", "móvil", "cell", "call", "fax", "whatsapp", "sms", "text me",
+    "reach me", "contact", "llama", "llámame", "chiama", "appel", "anruf", "ruf", "número", "numero",
+    "nummer", "handy", "celular", "ligue", "bel me", "电话", "電話", "携帯", "お問い合わせ",
+)  # fmt: skip
+# A number right after one of these words (or after "<word> no." / "<word> #") is an identifier.
+_ID_WORDS = frozenset(
+    {"order", "invoice", "sku", "part", "p/n", "pn", "ref", "reference", "ticket", "tracking", "serial",
+     "isbn", "isbn-10", "isbn-13", "ean", "gtin", "upc", "id", "item", "model", "case", "account", "acct",
+     "bestellung", "bestellnummer", "commande", "pedido", "rechnung", "facture", "issue", "build", "job",
+     "po", "batch", "lot", "art", "art.-nr", "artikel", "version", "transaction", "txn", "confirmation",
+     "zip", "postal", "postcode", "plz", "customer", "client", "cliente", "member", "membership", "contract",
+     "policy", "polizza", "dossier", "kundennummer", "kundennr", "kunden-nr", "mitgliedsnummer",
+     "vertragsnummer", "aktenzeichen", "vorgangsnummer", "meeting", "passcode", "pin"}
+)  # fmt: skip
+_ID_SUFFIXES = frozenset({"no", "nr", "num", "number", "n°", "nº", "#", "id", "-nr"})
+_WORDS = re.compile(r"[\w/°º#-]+")
+_DATE_DMY = re.compile(r"^\d{1,2}([./-])\d{1,2}\1\d{2,4}(?![\d./-]*\d)|^\d{1,2}([./-])\d{1,2}\2\d{2,4} ")
+_DATE_YMD = re.compile(r"^\d{4}([./-])\d{1,2}\1\d{1,2}(?!\d)")
+_NOT_PHONE_SHAPES = re.compile(
+    r"^(?:\d{1,3}([ .,])\d{3}(?:\1\d{3})*"  # 1 234 567, 12.345.678
+    r"|\d{5}-\d{4}"  # ZIP+4
+    r"|\d{3}-\d{2}-\d{4})$"  # SSN
+)
+_LEADING_GROUP = re.compile(r"^\d{1,3} (?=\S)")
+_TRAILING_GROUP = re.compile(r"(?<=\S) \d{1,3}$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Region:
+    code: str
+    country_code: int
+    trunk: str
+    lengths: frozenset[int]
+    pattern: re.Pattern[str]
+
+
+def _region(code: str) -> _Region:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(code)
+    desc = metadata.general_desc if metadata is not None else None
+    if metadata is None or desc is None:
+        raise ValueError(f"unknown phone region {code!r}")
+    return _Region(
+        code,
+        phonenumbers.country_code_for_region(code),
+        metadata.national_prefix or "",
+        frozenset(desc.possible_length or ()),
+        re.compile(desc.national_number_pattern or r"\d+"),
+    )
+
+
+def _national_numbers(region: _Region, digits: str) -> list[str]:
+    """The national significant numbers ``digits`` can stand for in ``region``."""
+    nationals = [digits]
+    if region.trunk and digits.startswith(region.trunk):
+        nationals.insert(0, digits[len(region.trunk) :])
+    return [n for n in nationals if len(n) in region.lengths and region.pattern.fullmatch(n)]
+
+
+def _national_valid(value: str, regions: tuple[_Region, ...]) -> bool:
+    """Valid in one of ``regions``. The metadata's length list and number pattern screen first;
+    libphonenumber's per-type patterns decide. The digits are already extracted, so the number is
+    built directly instead of going through the (slower) text parser."""
+    digits = "".join(c for c in value if c.isdigit())
+    trunk_written = value.startswith(("(", "0"))
+    for region in regions:
+        for national in _national_numbers(region, digits):
+            zeros = len(national) - len(national.lstrip("0"))
+            number = phonenumbers.PhoneNumber(
+                country_code=region.country_code,
+                national_number=int(national),
+                italian_leading_zero=zeros > 0 or None,
+                number_of_leading_zeros=zeros if zeros > 1 else None,
+            )
+            if not phonenumbers.is_valid_number_for_region(number, region.code):
+                continue
+            # Where numbers are dialled with a trunk "0" (DE, FR, GB, JP, …), people write it, or
+            # put the area code in brackets (BR); Indian mobiles are the common exception.
+            if region.trunk != "0" or trunk_written:
+                return True
+            if (
+                region.code == "IN"
+                and phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE
+            ):
+                return True
+    return False
+
+
+def _valid(value: str, regions: tuple[_Region, ...]) -> bool:
+    if value.startswith("(+"):  # "(+34) 612 345 678"
+        value = "+" + value[2:].replace(")", "", 1)
+    try:
+        if value.startswith("+"):
+            return phonenumbers.is_valid_number(phonenumbers.parse(value, None))
+        if value.startswith("00"):
+            return phonenumbers.is_valid_number(phonenumbers.parse("+" + value[2:], None))
+        return _national_valid(value, regions)
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _after_id_word(before: str) -> bool:
+    words = _WORDS.findall(before[-20:])
+    if not words:
+        return False
+    last = words[-1].strip("-")
+    if last in _ID_WORDS or last.startswith("#"):
+        return True
+    return len(words) > 1 and last in _ID_SUFFIXES and words[-2].strip("-") in _ID_WORDS
+
+
+def _shape_ok(value: str, before: str) -> bool:
+    """Cheap checks before libphonenumber: length, brackets, dates, amounts, id words."""
+    digits = sum(c.isdigit() for c in value)
+    if not 7 <= digits <= 15 or value.count("(") != value.count(")") or value.endswith("("):
+        return False
+    if value.startswith(("+", "00", "(+")):
+        return True
+    if _after_id_word(before):
+        return False
+    if _DATE_DMY.match(value) or _DATE_YMD.match(value) or _NOT_PHONE_SHAPES.match(value):
+        return False
+    return any(word in before for word in _PHONE_WORDS) or any(c in value for c in " .-/()")
+
+
+class PhoneFinder:
+    """Finds phone numbers; ``regions`` are the ISO codes tried for numbers without ``+``."""
+
+    __slots__ = ("_regions",)
+
+    def __init__(self, regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS) -> None:
+        self._regions = tuple(_region(code) for code in regions)
+
+    def __call__(self, text: str, taken: Sequence[Entity] = ()) -> list[Entity]:
+        """Phone numbers in ``text``, skipping candidates that overlap a ``taken`` span."""
+        found: list[Entity] = []
+        for m in _PHONE.finditer(text):
+            candidate = m.group()
+            if sum(c.isdigit() for c in candidate) < 7:
+                continue
+            if any(m.start() < other.end and other.start < m.end() for other in taken):
+                continue
+            # The candidate, then without one short digit group that clings to it at either
+            # end ("Room 12 (415) 555-0132", "call 415-555-0132 2 times").
+            variants = (candidate, _LEADING_GROUP.sub("", candidate), _TRAILING_GROUP.sub("", candidate))
+            for trimmed in dict.fromkeys(variants):
+                value = trimmed.strip(" .-/")
+                if value.startswith("(") and value.count("(") > value.count(")"):
+                    value = value[1:]  # "(+34 612 34 56 78)": the bracket belongs to the prose
+                start = m.start() + candidate.find(value)
+                if not value or not (value[0].isdigit() or value[0] in "+("):
+                    continue
+                before = window_before(text, start, 24).rstrip()
+                if _shape_ok(value, before) and _valid(value, self._regions):
+                    found.append(Entity(PHONE, start, start + len(value)))
+                    break
+        return found
