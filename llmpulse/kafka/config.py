@@ -1,0 +1,103 @@
+"""confluent-kafka (librdkafka) client configurations built from ``Settings``.
+
+Every Kafka client llmpulse creates gets the same security options (``Settings.kafka_client_config``)
+and routes librdkafka's log lines to the ``llmpulse.kafka.librdkafka`` logger instead of stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from llmpulse.kafka.logs import RateLimitedLog
+from llmpulse.settings import Settings, get_settings
+
+#: librdkafka's own log lines end up here, one line per facility per 10 s at most.
+LIBRDKAFKA_LOGGER = logging.getLogger("llmpulse.kafka.librdkafka")
+LIBRDKAFKA_LOG = RateLimitedLog(LIBRDKAFKA_LOGGER)
+
+#: The broker's default limit for one record batch is 1 MiB (+ framing); records stay well below it.
+MAX_RECORD_BYTES = 900_000
+
+DEFAULT_MESSAGE_TIMEOUT_MS = 300_000
+DEFAULT_QUEUE_MAX_KBYTES = 64 * 1024
+DEFAULT_QUEUE_MAX_MESSAGES = 1_000
+
+
+def resolve_bootstrap(bootstrap: str | None, settings: Settings) -> str | None:
+    """An explicit bootstrap, else the settings' one, else the fixed embedded broker port (if set)."""
+    if bootstrap:
+        return bootstrap
+    if settings.kafka_bootstrap:
+        return settings.kafka_bootstrap
+    if settings.embedded_broker_port:
+        return f"127.0.0.1:{settings.embedded_broker_port}"
+    return None
+
+
+def client_config(
+    bootstrap: str, settings: Settings | None = None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Options shared by every client: bootstrap, security, logging; ``extra`` wins."""
+    settings = settings or get_settings()
+    cfg: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": LIBRDKAFKA_LOG}
+    cfg.update(settings.kafka_client_config())
+    if extra:
+        cfg.update(extra)
+    return cfg
+
+
+def producer_config(
+    bootstrap: str,
+    settings: Settings | None = None,
+    *,
+    linger_ms: float = 20.0,
+    message_timeout_ms: int = DEFAULT_MESSAGE_TIMEOUT_MS,
+    queue_max_kbytes: int = DEFAULT_QUEUE_MAX_KBYTES,
+    queue_max_messages: int = DEFAULT_QUEUE_MAX_MESSAGES,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An idempotent, lz4-compressing producer with a bounded librdkafka queue.
+
+    The queue bounds are per *record*: llmpulse packs hundreds of events into each record, so
+    ``queue_max_messages`` records hold ``queue_max_messages * batch_events`` events at most.
+    """
+    cfg: dict[str, Any] = {
+        "enable.idempotence": True,
+        "acks": "all",
+        "compression.type": "lz4",
+        "linger.ms": linger_ms,
+        "batch.size": 1_000_000,
+        "message.max.bytes": 1_000_000,
+        "queue.buffering.max.kbytes": queue_max_kbytes,
+        "queue.buffering.max.messages": queue_max_messages,
+        "message.timeout.ms": message_timeout_ms,
+    }
+    cfg.update(extra or {})
+    return client_config(bootstrap, settings, cfg)
+
+
+def consumer_config(
+    bootstrap: str,
+    group_id: str,
+    settings: Settings | None = None,
+    *,
+    auto_offset_reset: str = "earliest",
+    enable_auto_commit: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A consumer in ``group_id``; commits are explicit by default (commit after the work is done).
+
+    Session and heartbeat timeouts are short because a first group assignment against the embedded
+    broker otherwise waits 20-30 s (see DESIGN.md).
+    """
+    cfg: dict[str, Any] = {
+        "group.id": group_id,
+        "auto.offset.reset": auto_offset_reset,
+        "enable.auto.commit": enable_auto_commit,
+        "session.timeout.ms": 6_000,
+        "heartbeat.interval.ms": 500,
+        "max.poll.interval.ms": 300_000,
+    }
+    cfg.update(extra or {})
+    return client_config(bootstrap, settings, cfg)
