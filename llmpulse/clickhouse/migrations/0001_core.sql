@@ -79,7 +79,7 @@ CREATE TABLE IF NOT EXISTS llm_call_rollups_1m
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(window_start)
-ORDER BY (provider, model, app, team, window_start)
+ORDER BY (window_start, provider, model, app, team)
 SETTINGS non_replicated_deduplication_window = 10000
 ;
 CREATE TABLE IF NOT EXISTS llm_user_cost_1d

@@ -1,0 +1,1 @@
+"""``llmpulse bench``: throughput, producer cost, accuracy, memory and query latency, as JSON."""

@@ -1,0 +1,86 @@
+"""End-to-end throughput on the embedded stack, and the raw-consume ceiling on the same records."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, TopicPartition
+
+from llmpulse.kafka.config import consumer_config
+from llmpulse.producers import Monitor
+from llmpulse.settings import Settings
+from llmpulse.stack import Stack
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory (VmHWM) in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def run_pipeline(stack: Stack, settings: Settings, events: list[dict[str, Any]], poll_s: float = 0.1) -> dict[str, Any]:
+    """Produce ``events`` through the Monitor as fast as it takes them; time until all are stored."""
+    monitor = Monitor(stack.bootstrap, topic=settings.calls_topic, buffer_events=len(events) + 1)
+    t0 = time.perf_counter()
+    for event in events:
+        monitor.record(event)
+    produced_at = time.perf_counter()
+    left = monitor.flush(300.0)
+    flushed_at = time.perf_counter()
+    stack.wait_caught_up(timeout_s=1800, poll_s=poll_s)
+    stored_at = time.perf_counter()
+    stats = monitor.stats()
+    monitor.close(10.0)
+    with stack.reader() as store:
+        calls = int(store.query("SELECT count() FROM llm_calls").scalar())
+        rolled = int(store.query("SELECT sum(requests) FROM llm_call_rollups_1m").scalar())
+    elapsed = stored_at - t0
+    return {
+        "events": len(events),
+        "pipeline_eps": round(len(events) / elapsed),
+        "pipeline_seconds": round(elapsed, 3),
+        "produce_seconds": round(flushed_at - t0, 3),
+        "record_loop_seconds": round(produced_at - t0, 3),
+        "calls_stored": calls,
+        "rollup_requests": rolled,
+        "undelivered": left + stats["dropped_buffer_full"] + stats["failed_delivery"],
+    }
+
+
+def raw_consume_eps(bootstrap: str, settings: Settings, expected_events: int) -> dict[str, Any]:
+    """confluent-kafka reading the same records from the start and decoding them, nothing else."""
+    cfg = consumer_config(bootstrap, f"bench-raw-{time.time_ns()}", settings,
+                          extra={"fetch.max.bytes": 64 * 1024 * 1024, "enable.partition.eof": True})  # fmt: skip
+    consumer = Consumer(cfg)
+    meta = consumer.list_topics(settings.calls_topic, timeout=10)
+    partitions = list(meta.topics[settings.calls_topic].partitions)
+    consumer.assign([TopicPartition(settings.calls_topic, p, 0) for p in partitions])
+    events = 0
+    eof: set[int] = set()
+    t0 = 0.0
+    while len(eof) < len(partitions):
+        for msg in consumer.consume(1000, timeout=1.0):
+            if not t0:
+                t0 = time.perf_counter()  # from the first record: group set-up is not consuming
+            if msg.error():
+                if msg.error().code() == msg.error()._PARTITION_EOF:
+                    eof.add(msg.partition())
+                continue
+            value = orjson.loads(msg.value())
+            events += len(value) if isinstance(value, list) else 1
+    elapsed = time.perf_counter() - t0
+    consumer.close()
+    return {"raw_consume_eps": round(events / elapsed), "raw_consume_events": events,
+            "raw_consume_complete": events >= expected_events}  # fmt: skip

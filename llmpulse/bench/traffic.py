@@ -1,0 +1,33 @@
+"""Benchmark traffic: workload events generated ahead of time, so generating them is not measured."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from llmpulse.producers.workload import Workload
+
+DAY_MS = 86_400_000
+
+
+def generate(n: int, seed: int = 11, *, allow_old: bool = False) -> list[dict[str, Any]]:
+    """``n`` wire dicts ending about now (``allow_old``: any span, for bulk-loaded stores)."""
+    workload = Workload(seed=seed)
+    max_age = 10_000 * DAY_MS if allow_old else 30 * DAY_MS
+    start = workload.start_ms_ending_now(n, max_age_ms=max_age)
+    return [e for batch in workload.batches(n, start_ms=start) for e in workload.to_wire(batch, start_ms=start)]
+
+
+def records(events: list[dict[str, Any]], per_record: int = 500) -> list[tuple[int, bytes]]:
+    """(record timestamp ms, value) pairs as the Monitor would send them."""
+    out = []
+    for i in range(0, len(events), per_record):
+        chunk = events[i:i + per_record]
+        out.append((int(chunk[-1]["ts_ms"]), orjson.dumps(chunk)))
+    return out
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
