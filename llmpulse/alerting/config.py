@@ -1,0 +1,421 @@
+"""The alert configuration: a TOML file (see ``llmpulse/data/alerts.example.toml``), validated with pydantic.
+
+Sections: ``[[threshold]]`` rules, ``[[budget]]`` spend limits, ``[anomaly]`` detectors, ``[routing]`` and
+``[destinations.*]``. The last two are the bridge's format (``llmpulse.alerting.bridge.routing``), validated
+here with the bridge's own model so one file serves both. Secrets never live in the file: a destination
+names the environment variable that holds its webhook URL or routing key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from llmpulse.alerting.bridge.routing import RoutingConfig
+from llmpulse.alerting.exceptions import AlertConfigError
+from llmpulse.alerting.lifecycle import LifecyclePolicy
+from llmpulse.alerting.series import METRICS, SeriesSpec
+from llmpulse.schemas.alert import AlertEvent, Severity
+
+Dimension = Literal["provider", "model", "app", "team"]
+Op = Literal[">", ">=", "<", "<="]
+Direction = Literal["up", "down", "both"]
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$")
+_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TYPE_TAG_RE = re.compile(r"^(str|int|float|bool|list\[.*\]|dict\[.*\]|function-.*)$")
+_SECRET_KEYS = {"webhook_url", "url", "routing_key", "integration_key", "token", "api_key", "secret"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_name(value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValueError(
+            f"name {value!r} must be 1-80 letters, digits, '_', '.', '-' (it is part of alert ids)"
+        )
+    return value
+
+
+def _check_metric(value: str) -> str:
+    if value not in METRICS:
+        raise ValueError(f"unknown metric {value!r}; known: {', '.join(METRICS)}")
+    return value
+
+
+def _spec(where: Mapping[Dimension, str | list[str]], group_by: Sequence[Dimension]) -> SeriesSpec:
+    """``team = "*"`` in ``where`` means one series per team (like ``group_by``)."""
+    stars = [dim for dim, v in where.items() if v == "*"]
+    filters: dict[str, Iterable[str]] = {
+        dim: [v] if isinstance(v, str) else v for dim, v in where.items() if v != "*"
+    }
+    return SeriesSpec.of([*group_by, *stars], filters)
+
+
+def _check_where(where: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+    for dim, value in where.items():
+        values = [value] if isinstance(value, str) else value
+        if not values or any(not v for v in values):
+            raise ValueError(
+                f"where.{dim}: give a non-empty value, a list of values, or '*' (one series each)"
+            )
+        if isinstance(value, list) and "*" in value:
+            raise ValueError(f"where.{dim}: '*' stands alone (one series per {dim}), not inside a list")
+    return where
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
+MetricName = Annotated[str, AfterValidator(_check_metric)]
+Where = Annotated[dict[Dimension, str | list[str]], AfterValidator(_check_where)]
+
+
+class ThresholdRule(_Strict):
+    name: Name
+    metric: MetricName
+    where: Where = Field(default_factory=dict)
+    group_by: list[Dimension] = Field(default_factory=list)
+    op: Op = ">"
+    value: float
+    resolve_value: float | None = Field(
+        default=None, description="hysteresis: resolve only on this side of it"
+    )
+    for_windows: int = Field(default=1, ge=1, le=1440)
+    resolve_windows: int = Field(default=3, ge=1, le=1440)
+    flap_windows: int = Field(default=5, ge=0, le=1440)
+    severity: Severity = "warning"
+    min_requests: int = Field(default=0, ge=0, description="windows with fewer calls are not evaluated")
+    team: str = Field(default="", description="owning team for routing when the rule is not per team")
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check_resolve(self) -> ThresholdRule:
+        if self.resolve_value is not None:
+            upward = self.op in (">", ">=")
+            if (upward and self.resolve_value > self.value) or (
+                not upward and self.resolve_value < self.value
+            ):
+                side = "at or below" if upward else "at or above"
+                raise ValueError(f"resolve_value {self.resolve_value} must be {side} value {self.value}")
+        return self
+
+    def spec(self) -> SeriesSpec:
+        return _spec(self.where, self.group_by)
+
+    def lifecycle(self) -> LifecyclePolicy:
+        return LifecyclePolicy(self.for_windows, self.resolve_windows, self.flap_windows)
+
+
+def _by_model() -> list[list[Dimension]]:
+    return [["model"]]
+
+
+class AnomalyRule(_Strict):
+    name: Name
+    detector: Literal["spike", "drift"] = "spike"
+    metrics: list[MetricName] = Field(min_length=1)
+    group_by: list[list[Dimension]] = Field(default_factory=_by_model, min_length=1)
+    where: Where = Field(default_factory=dict)
+    direction: Direction = "both"
+    severity: Severity = "warning"
+    min_requests: int | None = Field(default=None, ge=0, description="default: [anomaly] min_requests")
+    warmup_windows: int | None = Field(default=None, ge=0, description="default: [anomaly] warmup_windows")
+    for_windows: int | None = Field(default=None, ge=1, le=1440)
+    resolve_windows: int | None = Field(default=None, ge=1, le=1440)
+    flap_windows: int | None = Field(default=None, ge=0, le=1440)
+    team: str = ""
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a metric is listed twice")
+        return value
+
+    @field_validator("group_by")
+    @classmethod
+    def _groupings(cls, value: list[list[str]]) -> list[list[str]]:
+        keys = [tuple(sorted(set(g))) for g in value]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a grouping is listed twice")
+        return value
+
+    def specs(self) -> list[SeriesSpec]:
+        return [_spec(self.where, g) for g in self.group_by]
+
+
+def _default_anomaly_rules() -> list[AnomalyRule]:
+    model: list[list[Dimension]] = [["model"]]
+    return [
+        AnomalyRule(
+            name="spike-model-up",
+            metrics=["latency_p95_ms", "error_rate", "cost_usd"],
+            group_by=model,
+            direction="up",
+        ),
+        AnomalyRule(name="spike-model-volume", metrics=["requests", "output_tokens"], group_by=model),
+        AnomalyRule(name="spike-team-cost", metrics=["cost_usd"], group_by=[["team"]], direction="up"),
+        AnomalyRule(
+            name="drift-model-per-call",
+            detector="drift",
+            metrics=["latency_avg_ms", "output_tokens_per_call", "cost_per_call_usd"],
+            group_by=model,
+        ),
+    ]
+
+
+class AnomalyConfig(_Strict):
+    enabled: bool = True
+    warmup_windows: int = Field(
+        default=120, ge=0, description="windows a series is learned before it may alert"
+    )
+    min_requests: int = Field(
+        default=20, ge=0, description="windows with fewer calls are not fed to detectors"
+    )
+    outside_band: bool = Field(default=True, description="alert only when the value leaves the normal band")
+    for_windows: int = Field(default=1, ge=1, le=1440)
+    resolve_windows: int = Field(default=3, ge=1, le=1440)
+    flap_windows: int = Field(default=5, ge=0, le=1440)
+    detector: dict[str, Any] = Field(
+        default_factory=dict, description="advanced detector tuning: DetectorConfig fields"
+    )
+    rule: list[AnomalyRule] = Field(default_factory=_default_anomaly_rules)
+
+    @field_validator("detector")
+    @classmethod
+    def _tuning(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from llmpulse.alerting.detectors import DetectorConfig
+
+        DetectorConfig(**value)  # raises a ValidationError naming the bad key
+        return value
+
+    def lifecycle(self, rule: AnomalyRule) -> LifecyclePolicy:
+        return LifecyclePolicy(
+            rule.for_windows or self.for_windows,
+            rule.resolve_windows or self.resolve_windows,
+            self.flap_windows if rule.flap_windows is None else rule.flap_windows,
+        )
+
+
+class Budget(_Strict):
+    name: Name
+    team: str | None = None
+    app: str | None = None
+    user: str | None = None
+    daily_usd: float | None = Field(default=None, gt=0)
+    monthly_usd: float | None = Field(default=None, gt=0)
+    alert_at: list[float] = Field(default_factory=lambda: [0.8, 1.0], min_length=1)
+    projection: bool = Field(default=True, description="alert when the burn rate would overrun the limit")
+    burn_window_minutes: int = Field(
+        default=60, ge=1, le=1440, description="burn rate = spend over this window"
+    )
+    project_from: float = Field(
+        default=0.1, ge=0.0, lt=1.0, description="project only once this fraction is spent"
+    )
+    severity: Severity = "warning"
+    limit_severity: Severity = Field(default="error", description="severity of fractions >= 1.0")
+    owner: str = Field(default="", description="owning team for routing (app and user budgets)")
+
+    @field_validator("alert_at")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        if any(not 0 < f <= 10 for f in value):
+            raise ValueError("alert_at fractions must be in (0, 10], e.g. [0.8, 1.0]")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _check(self) -> Budget:
+        scopes = [s for s in ("team", "app", "user") if getattr(self, s) is not None]
+        if len(scopes) != 1:
+            raise ValueError('set exactly one of team, app, user (a name, or "*" for each)')
+        if not getattr(self, scopes[0]):
+            raise ValueError(f'{scopes[0]} must be a name or "*"')
+        if self.daily_usd is None and self.monthly_usd is None:
+            raise ValueError("set daily_usd and/or monthly_usd")
+        return self
+
+    @property
+    def scope(self) -> Literal["team", "app", "user"]:
+        return "team" if self.team is not None else "app" if self.app is not None else "user"
+
+    @property
+    def subject(self) -> str:
+        return str(getattr(self, self.scope))
+
+    def limits(self) -> dict[Literal["day", "month"], float]:
+        out: dict[Literal["day", "month"], float] = {}
+        if self.daily_usd is not None:
+            out["day"] = self.daily_usd
+        if self.monthly_usd is not None:
+            out["month"] = self.monthly_usd
+        return out
+
+
+def _check_destinations(data: Any) -> None:
+    """Secrets never in the file: a destination names the environment variable that holds its secret."""
+    if not isinstance(data, dict):
+        return
+    for kind, entries in data.items():
+        for name, entry in (entries or {}).items() if isinstance(entries, dict) else ():
+            if not isinstance(entry, dict):
+                continue
+            where = f"[destinations.{kind}.{name}]"
+            found = sorted(k for k in entry if k in _SECRET_KEYS)
+            if found:
+                raise ValueError(
+                    f"{where}: {found[0]!r}: secrets are not allowed in the file; put the secret in an "
+                    "environment variable and give its name (webhook_url_env / routing_key_env)"
+                )
+            for key, value in entry.items():
+                if key.endswith("_env") and isinstance(value, str) and not _ENV_RE.match(value):
+                    raise ValueError(f"{where}: {key} = {value!r} is not an environment variable name")
+
+
+class AlertConfig(_Strict):
+    """The whole file. ``routing`` holds ``[routing]`` and ``[destinations.*]``, in the bridge's own model."""
+
+    threshold: list[ThresholdRule] = Field(default_factory=list)
+    budget: list[Budget] = Field(default_factory=list)
+    anomaly: AnomalyConfig = Field(default_factory=AnomalyConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig.console_only)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _routing_section(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or ("routing" not in data and "destinations" not in data):
+            return data
+        data = dict(data)
+        destinations = data.pop("destinations", {})
+        _check_destinations(destinations)
+        routing = data.get("routing", {})
+        if isinstance(routing, dict):
+            data["routing"] = {**routing, "destinations": destinations}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> AlertConfig:
+        seen: set[str] = set()
+        names = [r.name for r in self.threshold] + [r.name for r in self.anomaly.rule]
+        for name in names + [b.name for b in self.budget]:
+            if name in seen:
+                raise ValueError(f"name {name!r} is used twice (rule and budget names must be unique)")
+            seen.add(name)
+        return self
+
+    def destinations_for(self, alert: AlertEvent) -> list[str]:
+        """Where an alert goes: the destinations of every matching route, each once (the bridge's rule)."""
+        return self.routing.destinations_for(alert)
+
+
+def default_config() -> AlertConfig:
+    """No file: error rate above 0.5% and p95 latency above 3 s per model, plus the default detectors."""
+    return AlertConfig(
+        threshold=[
+            ThresholdRule(
+                name="error-rate-per-model",
+                metric="error_rate",
+                group_by=["model"],
+                op=">",
+                value=0.005,
+                resolve_value=0.004,
+                for_windows=3,
+                severity="error",
+                min_requests=100,
+            ),
+            ThresholdRule(
+                name="latency-p95-per-model",
+                metric="latency_p95_ms",
+                group_by=["model"],
+                op=">",
+                value=3000.0,
+                resolve_value=2500.0,
+                for_windows=3,
+                severity="warning",
+                min_requests=20,
+            ),
+        ]
+    )
+
+
+def example_path() -> Path:
+    return Path(str(resources.files("llmpulse") / "data" / "alerts.example.toml"))
+
+
+# ---------------------------------------------------------------- loading, with clear errors
+
+
+def _entry_label(loc: tuple[int | str, ...], data: Any) -> str:
+    """('threshold', 1, 'metric') -> "[[threshold]] #2 'p95' > metric"; '' for the whole file."""
+    parts: list[str] = []
+    node, section, i = data, "", 0
+    while i < len(loc):
+        key = loc[i]
+        child = node.get(key) if isinstance(node, dict) and isinstance(key, str) else None
+        if isinstance(child, list) and i + 1 < len(loc) and isinstance(loc[i + 1], int):
+            index = int(loc[i + 1])
+            item = child[index] if index < len(child) else None
+            if isinstance(item, dict):
+                name = item.get("name")
+                label = f"[[{section}{key}]] #{index + 1}" + (f" {name!r}" if isinstance(name, str) else "")
+                parts = [label]  # the [[table]] header says where it is
+            else:
+                parts.append(f"{key} #{index + 1}")
+            node, i = item, i + 2
+        else:
+            if isinstance(child, dict):
+                section = f"{section}{key}."
+            parts.append(str(key))
+            node, i = child, i + 1
+    return " > ".join(parts)
+
+
+def _format_errors(exc: ValidationError, data: Any, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and _TYPE_TAG_RE.match(x)))
+        if loc[:2] == ("routing", "destinations"):
+            loc = loc[1:]  # [destinations] is a top-level table in the file
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see alerts.example.toml)"
+        where = _entry_label(loc, data)
+        lines.append(f"{source}: {where}: {msg}" if where else f"{source}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_alert_config(text: str, source: str = "<string>") -> AlertConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise AlertConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return AlertConfig.model_validate(data)
+    except ValidationError as exc:
+        raise AlertConfigError(_format_errors(exc, data, source)) from None
+
+
+def load_alert_config(path: str | Path | None = None) -> AlertConfig:
+    """The configuration in ``path`` (TOML), or the defaults when ``path`` is None."""
+    if path is None:
+        return default_config()
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AlertConfigError(f"{file}: cannot read the alert configuration: {exc.strerror}") from None
+    return parse_alert_config(text, str(file))

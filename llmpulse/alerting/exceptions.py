@@ -1,0 +1,13 @@
+"""Errors raised by the alerting package."""
+
+
+class AlertingError(RuntimeError):
+    """Base class of alerting errors."""
+
+
+class AlertConfigError(AlertingError, ValueError):
+    """The alert configuration (TOML) is invalid. The message names the file, the entry and the problem."""
+
+
+class EvaluatorError(AlertingError):
+    """The evaluator cannot continue (e.g. its saved state cannot be read)."""
