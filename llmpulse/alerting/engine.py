@@ -7,6 +7,7 @@ decision through the lifecycle so each incident fires once and resolves once.
 
 from __future__ import annotations
 
+import math
 import pickle
 import time
 import zlib
@@ -35,7 +36,6 @@ def system_clock() -> int:
 class DetectorSlot:
     detector: SeriesDetector
     learned: int = 0  # windows fed to the detector
-    last: Detection | None = None
 
 
 @dataclass
@@ -46,6 +46,7 @@ class EngineState:
     refs: dict[str, SeriesRef] = field(default_factory=dict)  # incident key -> what it watches
     detectors: dict[str, DetectorSlot] = field(default_factory=dict)  # incident key -> its detector
     groups: dict[tuple[str, str, tuple[str, ...]], set[Dims]] = field(default_factory=dict)  # with detectors
+    threshold_groups: dict[str, set[Dims]] = field(default_factory=dict)  # seen by additive threshold rules
     budgets: BudgetTracker = field(default_factory=BudgetTracker)
 
 
@@ -150,7 +151,14 @@ class AlertEngine:
     ) -> list[AlertEvent]:
         spec, events = rule.spec(), []
         policy = rule.lifecycle()
-        for dims, values in sorted(metrics.groups(spec).items()):
+        groups: dict[Dims, Values] = dict(metrics.groups(spec))
+        if METRICS[rule.metric].additive:
+            # a volume is 0 in a window without calls (so "requests < 1" can fire): fill in known groups
+            known = self.state.threshold_groups.setdefault(rule.name, set())
+            known.update(groups)
+            for dims in known - groups.keys():
+                groups[dims] = {rule.metric: 0.0, "requests": 0.0}
+        for dims, values in sorted(groups.items()):
             key = dedup_key("threshold", rule.name, rule.metric, dims)
             ref = SeriesRef(
                 "threshold", rule.name, rule.metric, spec, dims, rule.severity, rule.team, rule.value, rule.op
@@ -196,13 +204,12 @@ class AlertEngine:
                     ref = SeriesRef(kind, rule.name, metric, spec, dims, rule.severity, rule.team)
                     seen.add(key)
                     gated = metric != "requests" and requests < min_requests
-                    if value is None or gated:
+                    if value is None or gated or not math.isfinite(value):
                         events += self._observe(key, ref, Signal.CLEAR, policy, window, value)
                         continue
                     slot = self._slot(key, rule, spec, dims, metric)
                     detection = slot.detector.update(window[0], float(value))
                     slot.learned += 1
-                    slot.last = detection
                     signal = detection_signal(
                         detection, float(value), rule.direction, slot.learned, warmup, anomaly.outside_band
                     )

@@ -320,6 +320,13 @@ def read_windows(
     return windows
 
 
+def read_window(
+    store: Store, needs: Needs, window_start_ms: int, window_ms: int = WINDOW_MS
+) -> WindowMetrics:
+    """One closed window."""
+    return read_windows(store, needs, window_start_ms, window_start_ms + window_ms, window_ms)[0]
+
+
 def earliest_window_ms(store: Store) -> int | None:
     """Start of the oldest window in the rollups (None: no rollups yet)."""
     value = store.query(

@@ -225,6 +225,35 @@ def test_threshold_incident_resolves_when_the_series_goes_quiet() -> None:
     assert events[0].severity == "critical" and events[0].threshold == 0.05
 
 
+def test_a_volume_threshold_sees_windows_without_calls_as_zero() -> None:
+    config = parse_alert_config(
+        """
+[anomaly]
+enabled = false
+[[threshold]]
+name = "traffic-stopped"
+metric = "requests"
+group_by = ["model"]
+op = "<"
+value = 1
+for_windows = 3
+resolve_windows = 1
+flap_windows = 0
+"""
+    )
+    engine = AlertEngine(config)
+    events = []
+    for i in range(8):
+        wm = WindowMetrics(T0 + i * W, T0 + (i + 1) * W)
+        if i < 2 or i == 7:  # calls, then none for 5 windows, then calls again
+            wm.series[BY_MODEL] = {(("model", "gpt-4o"),): {"requests": 30.0}}
+        events += engine.on_window(wm.window_start_ms, wm.window_end_ms, wm)
+    assert [(idx(e), e.status, e.observed, e.dimensions) for e in events] == [
+        (4, "firing", 0.0, {"model": "gpt-4o"}),
+        (7, "resolved", 30.0, {"model": "gpt-4o"}),
+    ]
+
+
 def test_removed_rule_resolves_its_open_incident_after_restart() -> None:
     engine = AlertEngine(THRESHOLD)
     feed(engine, [(0.2, 100), (0.2, 100)])

@@ -16,6 +16,7 @@ from llmpulse.alerting.series import (
     earliest_window_ms,
     read_series,
     read_spend,
+    read_window,
     read_windows,
     series_query,
 )
@@ -179,6 +180,8 @@ def test_window_bounds_and_empty_windows(store: Store) -> None:
     assert [w.window_start_ms for w in windows] == [T0, T0 + MIN, T0 + 2 * MIN]
     counts = [sum(v["requests"] or 0 for v in w.groups(BY_MODEL).values()) for w in windows]
     assert counts == [1, 0, 2]  # the window at T0+3min is outside [start, end)
+    one = read_window(store, Needs({BY_MODEL: frozenset({"requests"})}), T0 + 3 * MIN)
+    assert one.groups(BY_MODEL) == {(("model", "gpt-4o"),): {"requests": 9.0}}
     assert earliest_window_ms(store) == T0
 
 
