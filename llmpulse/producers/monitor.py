@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
+import weakref
 from collections import deque
 from functools import partial
 from types import TracebackType
@@ -43,6 +45,9 @@ if TYPE_CHECKING:
     from llmpulse.schemas.call import LLMCallEvent
 
 log = logging.getLogger("llmpulse.producers.monitor")
+
+_LIVE: weakref.WeakSet[Monitor] = weakref.WeakSet()
+_ABANDONED: list[Producer] = []  # a forked child's copies of its parent's producers, never destroyed
 
 _PURGED = (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT)
 _IN_FLIGHT_POLL_S = 0.005  # how often delivery reports are served while records are in flight
@@ -104,7 +109,12 @@ class Monitor:
             extra=extra,
         )
         self._producer = Producer(self._config)
+        self._init_state()
+        self._start_sender()
+        atexit.register(self._at_exit)
+        _LIVE.add(self)
 
+    def _init_state(self) -> None:
         # Caller side: the only state record() touches.
         self._buf: deque[Any] = deque()
         self._append = self._buf.append
@@ -112,7 +122,6 @@ class Monitor:
         self._wake = threading.Event()
         self._closed = False
         self._drop_lock = threading.Lock()
-        self._recorded_dropped = 0  # record() calls rejected: buffer full or monitor closed
         self._dropped_full = 0
         self._dropped_closed = 0
 
@@ -142,9 +151,19 @@ class Monitor:
         self._lost_at_close = 0
         self._undelivered_at_close = 0
 
+    def _start_sender(self) -> None:
         self._thread = threading.Thread(target=self._run, name="llmpulse-monitor", daemon=True)
         self._thread.start()
-        atexit.register(self._at_exit)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child (gunicorn/uwsgi workers) has no sender thread and must not touch the
+        parent's librdkafka instance: start afresh. Events the parent had buffered stay the parent's."""
+        if self._closed:
+            return
+        _ABANDONED.append(self._producer)  # destroying it here would wait for threads that do not exist
+        self._producer = Producer(self._config)
+        self._init_state()
+        self._start_sender()
 
     # -- caller's thread ---------------------------------------------------------------------
 
@@ -292,7 +311,7 @@ class Monitor:
         if self._in_flight or self._pending:
             timeout = _IN_FLIGHT_POLL_S
         else:
-            timeout = max(self.linger_ms / 1000 - (now - self._last_drain), 0.0005)
+            timeout = max(self.linger_ms / 1000 - (now - self._last_drain), 0.001)
         self._idle = True
         if len(self._buf) < self.batch_events:  # re-check: a record() may have missed _idle
             self._wake.wait(timeout)
@@ -446,3 +465,14 @@ def _positive(name: str, value: int | None, default: int) -> int:
 def _error_name(exc: KafkaException) -> str:
     err = exc.args[0] if exc.args else None
     return err.name() if isinstance(err, KafkaError) else type(exc).__name__
+
+
+def _restart_after_fork() -> None:
+    for monitor in list(_LIVE):
+        try:
+            monitor._after_fork_in_child()
+        except Exception as exc:  # a child must start even if its monitor cannot
+            log.warning("llmpulse monitor could not restart after fork: %s", type(exc).__name__)
+
+
+os.register_at_fork(after_in_child=_restart_after_fork)

@@ -259,6 +259,39 @@ def test_events_are_flushed_at_interpreter_exit(kafka_bootstrap: str, fresh_topi
     assert sorted(event["event_id"] for event in events) == sorted(f"x{i}" for i in range(42))
 
 
+@pytest.mark.integration
+def test_a_forked_child_sends_its_own_events(kafka_bootstrap: str, fresh_topic: str) -> None:
+    script = textwrap.dedent(
+        f"""
+        import os
+        from llmpulse.producers import Monitor
+        def event(name):
+            return {{"event_id": name, "ts_ms": 1, "latency_ms": 1.0, "provider": "p", "request_model": "m"}}
+        monitor = Monitor({kafka_bootstrap!r}, {fresh_topic!r}, linger_ms=5)
+        monitor.record(event("parent-before"))
+        assert monitor.flush(10) == 0
+        pid = os.fork()
+        if pid == 0:  # like a gunicorn worker: the child records and closes on its own
+            code = 1
+            try:
+                for i in range(10):
+                    monitor.record(event(f"child-{{i}}"))
+                code = 0 if monitor.close(10) == 0 else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        monitor.record(event("parent-after"))
+        assert monitor.close(10) == 0
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=60)
+    events = read_events(kafka_bootstrap, fresh_topic, min_events=12)
+    expected = {"parent-before", "parent-after"} | {f"child-{i}" for i in range(10)}
+    assert sorted(event["event_id"] for event in events) == sorted(expected)
+
+
 def test_no_bootstrap_is_a_config_error() -> None:
     with pytest.raises(MonitorConfigError, match="no Kafka bootstrap servers"):
         Monitor(settings=Settings(kafka_bootstrap=None, embedded_broker_port=0))
