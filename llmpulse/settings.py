@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     max_name_chars: int = Field(256, description="model/team/app/user names are capped (and flagged) here")
     prices_file: Path | None = Field(None, description="TOML with prices for custom models")
     capture_text: bool = Field(False, description="store prompt/response text (PII-redacted)")
+    alerts_file: Path | None = Field(None, description="alert rules, budgets, routing (TOML); unset = defaults")
+    alerts_enabled: bool = Field(True, description="evaluate alert rules in the stream worker (leader only)")
+    alert_interval_s: float = Field(2.0, gt=0, description="how often the leader looks for closed windows")
 
     # Producer (Monitor) defaults.
     producer_buffer_events: int = Field(100_000, ge=1, description="events held in memory at most")

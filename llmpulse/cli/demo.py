@@ -23,7 +23,7 @@ from llmpulse.kafka.config import producer_config
 from llmpulse.kafka.exceptions import KafkaError
 from llmpulse.producers import Monitor
 from llmpulse.producers.malformed import malformed_records
-from llmpulse.producers.workload import Workload
+from llmpulse.producers.workload import ErrorBurst, Incident, LatencySpike, RunawaySpend, Workload
 from llmpulse.settings import Settings
 from llmpulse.stack import Stack, StackError
 
@@ -48,6 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--data-dir", type=Path, default=None,
                    help=f"where the demo keeps its store (default {DEFAULT_DIR}/data, emptied at start)")
     p.add_argument("--keep", action="store_true", help="do not empty the data directory first")
+    p.add_argument("--no-incidents", action="store_true",
+                   help="replay without the injected incidents (latency spike, error burst, runaway spend)")
+    p.add_argument("--alerts-config", type=Path, default=None,
+                   help="alert rules (TOML; default: the shipped demo rules, llmpulse/data/alerts.demo.toml)")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     p.set_defaults(func=run)
 
@@ -84,6 +88,19 @@ def _replay(settings: Settings, workload: Workload, n: int, speedup: float, malf
     return sent
 
 
+def incidents() -> tuple[Incident, ...]:
+    """What the demo breaks, in seconds of event time after the first event of the trace."""
+    return (
+        LatencySpike(model="gpt-4o-mini", start_s=25 * 60, end_s=31 * 60, factor=6.0),
+        ErrorBurst(provider="openai", start_s=36 * 60, end_s=41 * 60, rate=0.5),
+        RunawaySpend(team="growth", start_s=45 * 60, end_s=51 * 60),
+    )
+
+
+def demo_alerts() -> Path:
+    return Path(str(resources.files("llmpulse.data") / "alerts.demo.toml"))
+
+
 def example_prices() -> Path:
     return Path(str(resources.files("llmpulse.data") / "prices.example.toml"))
 
@@ -100,9 +117,10 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args, data_dir=data_dir)
     if settings.prices_file is None:  # the workload's self-hosted model is priced by the example file
         settings = settings.model_copy(update={"prices_file": example_prices()})
+    settings = settings.model_copy(update={"alerts_file": args.alerts_config or demo_alerts()})
     console = Console(stderr=True)
     try:
-        workload = Workload(args.trace, seed=args.seed)
+        workload = Workload(args.trace, seed=args.seed, incidents=() if args.no_incidents else incidents())
     except (OSError, ValueError) as exc:
         return fail(f"cannot read the trace: {exc}")
     n = args.events if args.events is not None else len(workload.trace)
@@ -120,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
             with console.status("waiting for the sink to store everything…") as status:
                 stack.wait_caught_up(timeout_s=600, on_progress=lambda lag: status.update(
                     f"waiting for the sink to store everything… {lag} records to go"))  # fmt: skip
-            with stack.reader() as store:
+            with stack.reader() as store, console.status("waiting for the last windows to be evaluated…"):
+                _wait_alerts_evaluated(store, timeout_s=120)
                 summary = _summary(store, sent, len(bad), data_dir)
     except (KafkaError, StackError) as exc:
         return fail(str(exc))
@@ -128,6 +147,34 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps(summary, default=str).decode() + "\n")
     return 0
+
+
+def _wait_alerts_evaluated(store: Any, timeout_s: float) -> None:
+    """The leader evaluates a window once it is closed (or the stream has been idle for a few seconds)."""
+    last = store.query("SELECT toUnixTimestamp(max(window_start)) FROM llm_call_rollups_1m").scalar()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = store.query("SELECT toUnixTimestamp64Milli(max(last_window_start)) FROM llm_alert_state").scalar()
+        if done and last and int(done) >= int(last) * 1000:
+            return
+        time.sleep(0.5)
+    raise StackError(f"the alert evaluator did not reach the last window within {timeout_s:g}s")
+
+
+def _alerts(store: Any) -> list[dict[str, Any]]:
+    """One entry per incident: its kind, metric, dimensions, when it fired and when it resolved."""
+    rows = store.query(
+        "SELECT dedup_key, any(kind), any(metric), any(dimensions), any(severity), any(rule), "
+        "minIf(window_start, status = 'firing'), maxIf(window_end, status = 'resolved'), "
+        "countIf(status = 'resolved'), any(summary) FROM llm_alerts FINAL GROUP BY dedup_key "
+        "ORDER BY min(window_start)").rows  # fmt: skip
+    out = []
+    for key, kind, metric, dims, severity, rule, fired, resolved, n_resolved, summary in rows:
+        out.append({"kind": kind, "metric": metric, "dimensions": dict(dims.items() if isinstance(dims, dict)
+                    else dims), "severity": severity, "rule": rule, "fired_at": str(fired),
+                    "resolved_at": str(resolved) if n_resolved else None, "summary": summary,
+                    "dedup_key": key})  # fmt: skip
+    return out
 
 
 def _summary(store: Any, sent: int, malformed: int, data_dir: Path) -> dict[str, Any]:
@@ -139,6 +186,7 @@ def _summary(store: Any, sent: int, malformed: int, data_dir: Path) -> dict[str,
         **queries.totals(store),
         "dead_letters_by_reason": queries.dead_letters_by_reason(store),
         "p95_latency_ms_by_model": {r["model"]: _float(r["p95_ms"]) for r in by_model},
+        "alerts": _alerts(store),
         "cost_usd_by_team": {r["team"]: float(Decimal(str(r["cost_usd"]))) for r in by_team},
         "models": by_model,
         "teams": by_team,
@@ -160,8 +208,15 @@ def _print(summary: dict[str, Any]) -> None:
         teams.add_column(col, justify="right" if col != "team" else "left")
     for r in summary["teams"]:
         teams.add_row(r["team"], str(r["requests"]), f"{float(Decimal(str(r['cost_usd']))):,.4f}", str(r["unpriced"]))
+    alerts = Table(title="Alerts (one row per incident)")
+    for col in ("kind", "metric", "dimensions", "fired at (window)", "resolved at"):
+        alerts.add_column(col)
+    for a in summary["alerts"]:
+        alerts.add_row(a["kind"], a["metric"], ", ".join(f"{k}={v}" for k, v in a["dimensions"].items()),
+                       a["fired_at"], a["resolved_at"] or "still firing")  # fmt: skip
     console.print(models)
     console.print(teams)
+    console.print(alerts)
     console.print(f"{summary['events_produced']} events sent, {summary['calls_stored']} calls stored, "
                   f"{summary['dead_letters']} dead letters {summary['dead_letters_by_reason']}, "
                   f"{summary['rollup_rows']} rollup rows; store: {summary['data_dir']}")  # fmt: skip

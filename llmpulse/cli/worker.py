@@ -56,7 +56,7 @@ def run_worker(settings: Settings, bootstrap: str) -> int:
     from llmpulse.stream_jobs.app import create_app
     from llmpulse.stream_jobs.runtime import Runtime
 
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, bootstrap=bootstrap)
     try:
         runtime.open()
     except StoreError as exc:

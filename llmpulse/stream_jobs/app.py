@@ -75,6 +75,10 @@ def create_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.Ap
     async def send_dead(value: bytes) -> None:
         await dead_letters.send(value=value)
 
+    @app.timer(settings.alert_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
+    async def evaluate_alerts() -> None:
+        await runtime.run(runtime.evaluate_alerts)
+
     @app.agent(calls, name="calls")  # type: ignore[untyped-decorator]
     async def process_calls(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.batch_max_records, within=settings.batch_within_s):

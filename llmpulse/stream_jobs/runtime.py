@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from llmpulse.clickhouse.migrate import migrate
 from llmpulse.clickhouse.store import Store, open_store
 from llmpulse.settings import Settings
+from llmpulse.stream_jobs.alerts import LeaderAlerts
 from llmpulse.stream_jobs.chunks import ChunkPlanner
 from llmpulse.stream_jobs.pricing import PriceBook
 from llmpulse.stream_jobs.sink import CallSink, ChunkResult, Record, dead_letter_json
@@ -32,10 +33,12 @@ class FaustRecord(Record):
 
 
 class Runtime:
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store | None = None, bootstrap: str | None = None) -> None:
         self.settings = settings
+        self.bootstrap = bootstrap or settings.kafka_bootstrap or ""
         self._store = store
         self.sink: CallSink | None = None
+        self.alerts: LeaderAlerts | None = None
         self.planner: ChunkPlanner[FaustRecord] = ChunkPlanner(settings.calls_topic)
         self.stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmpulse-store")
@@ -52,6 +55,8 @@ class Runtime:
         redact, redact_bytes = _redactors()
         self.sink = CallSink(store, self.settings, PriceBook(self.settings.prices_file),
                              redact=redact, redact_bytes=redact_bytes, stop=self.stop)  # fmt: skip
+        if self.settings.alerts_enabled:
+            self.alerts = LeaderAlerts(store, self.settings, self.bootstrap)
         log.info("stream worker ready: store %s", store.describe())
 
     @property
@@ -69,6 +74,16 @@ class Runtime:
     async def run(self, fn: Callable[..., R], *args: Any) -> R:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, fn, *args)
+
+    def evaluate_alerts(self) -> int:
+        """The leader's periodic alert evaluation (runs in the store thread)."""
+        if self.alerts is None:
+            return 0
+        try:
+            return self.alerts.tick()
+        except Exception:
+            log.exception("alert evaluation failed; retrying on the next tick")
+            return 0
 
     # -- rebalances ---------------------------------------------------------------------------------
     def forget_all(self) -> None:
