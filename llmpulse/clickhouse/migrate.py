@@ -45,7 +45,9 @@ def split_statements(sql: str) -> list[str]:
 
 
 def applied_versions(store: Store) -> set[int]:
-    store.command(_LEDGER)
+    # a worker may run with a user that can INSERT and SELECT but not CREATE: only create what is missing
+    if not store.query("EXISTS TABLE llmpulse_migrations").scalar():
+        store.command(_LEDGER)
     return {int(r[0]) for r in store.query("SELECT version FROM llmpulse_migrations FINAL").rows}
 
 
