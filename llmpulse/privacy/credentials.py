@@ -47,7 +47,8 @@ _BEARER = re.compile(r"[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)", _A)
 _JWT = re.compile(r"eyJ(?<![\w-]eyJ)[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", _A)
 _PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _PRIVATE_KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
-_KEY_BODY = re.compile(r"[A-Za-z0-9+/=\s:,.\-]*")
+# A truncated block's body: lines of base64 (or PEM headers), real or "\n"-escaped line breaks.
+_KEY_BODY = re.compile(r"(?:(?:\r?\n|\\n)(?:[A-Za-z0-9+/=]+|[A-Za-z-]+: [^\n\\]*))*")
 
 # Assignments: a name that ends in a secret word, an operator, a value.
 _SECRET_WORDS = ("key", "token", "secret", "pass", "pwd", "credential")
@@ -56,19 +57,23 @@ _LAST_WORDS = frozenset({"token", "secret", "password", "passwd", "pwd", "passph
 _KEY_QUALIFIERS = frozenset({"api", "secret", "private", "access", "auth", "signing", "encryption", "master",
                              "license", "client", "account", "service", "subscription"})  # fmt: skip
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
-_NAME_TAIL = re.compile(r"[A-Za-z0-9_-]*", _A)
+_NAME_TAIL = re.compile(r"[A-Za-z0-9_-]{0,64}", _A)
 _NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", _A)
-_ASSIGNED_VALUE = re.compile(r"[\"']?\s*(?::=|=>|[:=])\s*[\"'`]?([^\s\"'`,;&)}\]]{8,})")
+# Values are capped at 1,024 characters: the tails are matched at many positions, and an
+# unbounded value would make a long run of "password=password=…" quadratic.
+_ASSIGNED_VALUE = re.compile(r"[\"']?\s*(?::=|=>|[:=])\s*[\"'`]?([^\s\"'`,;&)}\]]{8,1024})")
 # Prose: "my password is …", "Passwort lautet …", "AWS secret key …", "clave de la API: …".
 _PHRASE_TRIGGERS = ("password", "passwort", "kennwort", "wachtwoord", "mot de passe", "contraseña", "senha",
                     "secret", "token", "key", "clé d'api", "clé api", "clave de la api", "clave de api",
                     "chiave api")  # fmt: skip
 _PHRASE_TAIL = re.compile(
-    r"(?:\s+(?P<verb>is|was|ist|lautet|est|es|era|é|è)|\s*(?P<sign>[:=]))?\s+[\"'`]?(?P<value>[^\s\"'`]{6,})",
+    r"(?:\s+(?P<verb>is|was|ist|lautet|est|es|era|é|è)|\s*(?P<sign>[:=]))?\s+[\"'`]?(?P<value>[^\s\"'`]{6,1024})",
     re.I,
 )
 # Connection strings: scheme://user:password@host
-_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:([^\s@/]+)@", _A)
+_URL_PASSWORD = re.compile(
+    r"[A-Za-z](?<![A-Za-z0-9+.-][A-Za-z])[A-Za-z0-9+.-]{0,31}://[^\s:/@]{1,256}:([^\s@/]{1,1024})@", _A
+)
 _PLACEHOLDER = re.compile(
     r"^(?:<.*|\$.*|\{.*|%.*|\*+|x+|\.+|(?:your|my|the|example|dummy|changeme|placeholder|redacted|none|null"
     r"|true|false|undefined|required|optional|string|env|secret|password|token)[\w-]*"
@@ -107,6 +112,11 @@ def _value_is_secret(value: str, min_length: int = 8, min_classes: int = 2) -> b
     )
 
 
+def _qualified(word: str, lowered: str, at: int) -> bool:
+    """A bare "key" counts only as "API key", "secret key" or "access key"."""
+    return word != "key" or lowered[max(0, at - 12) : at].split()[-1:] in (["api"], ["secret"], ["access"])
+
+
 def _phrase_secrets(text: str, lowered: str) -> list[Entity]:
     found: list[Entity] = []
     for word in _PHRASE_TRIGGERS:
@@ -114,12 +124,7 @@ def _phrase_secrets(text: str, lowered: str) -> list[Entity]:
         while at != -1:
             end = at + len(word)
             whole_word = (at == 0 or not lowered[at - 1].isalnum()) and not lowered[end : end + 1].isalnum()
-            qualified = word != "key" or lowered[max(0, at - 12) : at].split()[-1:] in (
-                ["api"],
-                ["secret"],
-                ["access"],
-            )
-            m = _PHRASE_TAIL.match(text, end) if whole_word and qualified else None
+            m = _PHRASE_TAIL.match(text, end) if whole_word and _qualified(word, lowered, at) else None
             if m is not None:
                 value = m.group("value").rstrip(".,;:")
                 # Without "is" or ":" between word and value ("my AWS secret key AbC…"), only a
@@ -127,6 +132,7 @@ def _phrase_secrets(text: str, lowered: str) -> list[Entity]:
                 linked = m.group("verb") is not None or m.group("sign") is not None
                 if _value_is_secret(value, 6, 2) if linked else _value_is_secret(value, 16, 3):
                     found.append(Entity(SECRET, m.start("value"), m.start("value") + len(value)))
+                end = max(end, m.end())  # never rescan inside a value: keeps the scan linear
             at = lowered.find(word, end)
     return found
 
@@ -172,6 +178,7 @@ def _assigned_secrets(text: str, lowered: str) -> list[Entity]:
         while at != -1:
             tail = _NAME_TAIL.match(text, at + len(word))
             name_end = tail.end() if tail else at + len(word)
+            resume = at + len(word)
             name_start = at
             while name_start > 0 and at - name_start < 64 and text[name_start - 1] in _NAME_CHARS:
                 name_start -= 1
@@ -182,7 +189,8 @@ def _assigned_secrets(text: str, lowered: str) -> list[Entity]:
                     value = m.group(1).rstrip(".,:")
                     if _value_is_secret(value):
                         found.append(Entity(SECRET, m.start(1), m.start(1) + len(value)))
-            at = lowered.find(word, at + len(word))
+                    resume = m.end()  # never rescan inside a value: keeps the scan linear
+            at = lowered.find(word, resume)
     return found
 
 

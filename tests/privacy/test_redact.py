@@ -1,0 +1,410 @@
+"""PII detection and redaction: corpus targets, leak check, and unit tests per entity type."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from benchmarks.pii_bench import load_corpus, score
+from llmpulse.privacy import (
+    ALL_TYPES,
+    CREDIT_CARD,
+    EMAIL,
+    IBAN,
+    IP_ADDRESS,
+    NATIONAL_ID,
+    PHONE,
+    SECRET,
+    US_SSN,
+    Entity,
+    RedactionResult,
+    Redactor,
+    default_redactor,
+)
+
+CORPUS = load_corpus()
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6ImFsaWNlIn0"
+    ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+
+
+def found(text: str) -> list[tuple[str, str]]:
+    return [(e.type, text[e.start : e.end]) for e in default_redactor().detect(text)]
+
+
+# --- the labelled corpus -----------------------------------------------------------------------
+
+
+def test_corpus_is_large_varied_and_well_formed() -> None:
+    assert len(CORPUS) >= 300
+    assert sum(1 for row in CORPUS if not row["entities"]) >= 100  # negatives
+    assert len({row["tags"][0] for row in CORPUS}) >= 6  # languages
+    for row in CORPUS:
+        spans = sorted((e["start"], e["end"]) for e in row["entities"])
+        for (_, end), (next_start, _) in itertools.pairwise(spans):
+            assert end <= next_start, row["text"]
+        for entity in row["entities"]:
+            assert entity["type"] in ALL_TYPES
+            assert 0 <= entity["start"] < entity["end"] <= len(row["text"])
+    assert {e["type"] for row in CORPUS for e in row["entities"]} == set(ALL_TYPES)
+
+
+def test_corpus_precision_and_recall_meet_targets() -> None:
+    scores = score(Redactor(), CORPUS)
+    overall = scores.figures()
+    assert overall["precision"] >= 0.97, (overall, scores.false_alarms)
+    assert overall["recall"] >= 0.95, (overall, scores.misses)
+    for kind in ALL_TYPES:
+        figures = scores.figures(kind)
+        assert figures["precision"] >= 0.9 and figures["recall"] >= 0.9, (kind, figures)
+
+
+def test_no_labelled_value_survives_redaction() -> None:
+    redactor = Redactor()
+    leaks = []
+    for row in CORPUS:
+        redacted = redactor.redact(row["text"]).text
+        for entity in row["entities"]:
+            value = row["text"][entity["start"] : entity["end"]]
+            if value in redacted:
+                leaks.append((entity["type"], value))
+    assert leaks == []
+
+
+def test_redaction_counts_match_detections_on_the_corpus() -> None:
+    redactor = Redactor()
+    for row in CORPUS[:80]:
+        result = redactor.redact(row["text"])
+        detected = redactor.detect(row["text"])
+        assert sum(result.counts.values()) == len(detected)
+        for kind, count in result.counts.items():
+            assert result.text.count(f"<{kind}>") >= count
+
+
+# --- per type, with tricky negatives -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("mail me at jane.doe+ml@acme-corp.co.uk today", "jane.doe+ml@acme-corp.co.uk"),
+        ("<ANA.LOPEZ@EMPRESA.ES>", "ANA.LOPEZ@EMPRESA.ES"),
+        ("請寄到wang.lei@163.com\uff0c謝謝", "wang.lei@163.com"),
+        ("Adresse: jürgen.weiß@posteo.de.", "jürgen.weiß@posteo.de"),
+    ],
+)
+def test_email(text: str, value: str) -> None:
+    assert found(text) == [(EMAIL, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "use logo@2x.png on retina screens",
+        "git clone git@github.com:acme/llmpulse.git",
+        "npm install @anthropic-ai/sdk@0.24.3",
+        "@dataclass(frozen=True)",
+        "ssh app@localhost",
+        "thanks @maria!",
+    ],
+)
+def test_not_an_email(text: str) -> None:
+    assert [kind for kind, _ in found(text) if kind == EMAIL] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Call me at (415) 555-0132 after 6pm", "(415) 555-0132"),
+        ("Reception: +44 20 7946 0958.", "+44 20 7946 0958"),
+        ("Mein Handy: 0151 23456789", "0151 23456789"),
+        ("au 06 12 34 56 78 ou", "06 12 34 56 78"),
+        ("llámame al 612 34 56 78", "612 34 56 78"),
+        ("お問い合わせは03-1234-5678まで", "03-1234-5678"),
+        ('<a href="tel:+14155550139">', "+14155550139"),
+        ("Mi número es el (+34) 612 345 678", "(+34) 612 345 678"),
+        ("Dial 0044 20 7946 0777 from abroad", "0044 20 7946 0777"),
+        ("Room 12 (415) 555-0132", "(415) 555-0132"),
+    ],
+)
+def test_phone(text: str, value: str) -> None:
+    assert found(text) == [(PHONE, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The meeting is on 03.04.2025 at 14:30, room 2.17.",
+        "Die Lieferung kommt am 01.02.2024 14 Uhr an.",
+        "Order #415-555-0132 shipped",
+        "SKU 212-555-0147 is out of stock",
+        "Replacement part number 4711-0815-22 fits",
+        "ISBN 978-3-16-148410-0 and ISBN-10 0-306-40615-2",
+        "Le chiffre d'affaires atteint 1 234 567 € cette année.",
+        "Zip 94105-1804, PO Box 7781.",
+        "Error code 987-65-4321 means the upstream timed out.",
+        "ts=1717171717171 rows=10000 bytes=4194304",
+        "Kundennummer 0815 4711 bitte angeben",
+        "1-800-FLOWERS",
+    ],
+)
+def test_not_a_phone(text: str) -> None:
+    assert [kind for kind, _ in found(text) if kind == PHONE] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("card 4111 1111 1111 1111 exp 12/27", "4111 1111 1111 1111"),
+        ("Amex 3782 822463 10005, CVV 1234", "3782 822463 10005"),
+        ("pan=5555-5555-5555-4444 ok", "5555-5555-5555-4444"),
+        ('{"number": 4000056655665556}', "4000056655665556"),
+        ("90017,6256321223307925,19.99", "6256321223307925"),
+    ],
+)
+def test_credit_card(text: str, value: str) -> None:
+    assert found(text) == [(CREDIT_CARD, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Card 4111 1111 1111 1112 was rejected",  # fails Luhn
+        "The account id 1234567812345678 is internal",  # fails Luhn
+        "Parcel 00340434161094042552 is out for delivery",  # 20 digits, no network prefix
+        "EAN 4006381333931 highlighter",  # EAN-13 that fails Luhn
+        "Total: 4,111,111,111.11 USD",
+        "trace 5b0d9359-3d86-4738-a29a-5148c96c137d",
+    ],
+)
+def test_not_a_card(text: str) -> None:
+    assert [kind for kind, _ in found(text) if kind == CREDIT_CARD] == []
+
+
+def test_iban() -> None:
+    assert found("IBAN DE89 3704 0044 0532 0130 00 BIC COBADEFFXXX") == [
+        (IBAN, "DE89 3704 0044 0532 0130 00")
+    ]
+    assert found("rekening NL91ABNA0417164300.") == [(IBAN, "NL91ABNA0417164300")]
+    assert found("typo: DE89 3704 0044 0532 0130 01") == []
+    assert found("route GB12 ABCD 1234 closed") == []
+
+
+def test_us_ssn() -> None:
+    assert found("SSN 536-22-8765 on file") == [(US_SSN, "536-22-8765")]
+    assert found("social security number 529 42 1183") == [(US_SSN, "529 42 1183")]
+    assert found("ssn: 610112749") == [(US_SSN, "610112749")]
+    # invalid areas/groups/serials and a bare nine digits without a context word
+    assert found("000-12-3456 666-45-6789 901-23-4567 123-00-4567 123-45-0000") == []
+    assert [k for k, _ in found("batch 610112749 imported")] != [US_SSN]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Mi DNI es 12345678Z.", "12345678Z"),
+        ("NIE X1234567L", "X1234567L"),
+        ("CPF 390.533.447-05", "390.533.447-05"),
+        ("codice fiscale RSSMRA85T10A562S", "RSSMRA85T10A562S"),
+        ("NIR 2 82 08 19 398 814 09", "2 82 08 19 398 814 09"),
+        ("Aadhaar 2341 2341 2346", "2341 2341 2346"),
+        ("NI number AB123456C", "AB123456C"),
+    ],
+)
+def test_national_id(text: str, value: str) -> None:
+    assert found(text) == [(NATIONAL_ID, value)]
+
+
+def test_not_a_national_id() -> None:
+    assert found("Room 12345678A, batch 2341 2341 2340, sample QQ 12 34 56 C") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Failed password for root from 185.220.101.7 port 51234", "185.220.101.7"),
+        ("upstream 10.12.4.201:8080 timed out", "10.12.4.201"),
+        ("client=2001:db8:85a3::8a2e:370:7334 status=200", "2001:db8:85a3::8a2e:370:7334"),
+        ("from fe80::1ff:fe23:4567:890a port 22", "fe80::1ff:fe23:4567:890a"),
+        ("curl http://[2001:db8::1]:8080/health", "2001:db8::1"),
+    ],
+)
+def test_ip_address(text: str, value: str) -> None:
+    assert found(text) == [(IP_ADDRESS, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Upgraded from 1.2.3.4-beta to 1.2.3.5-rc.1",
+        "Firmware v2.4.10.3 fixes it",
+        "Version 10.20.30.40 of the firmware",
+        "La versión 3.10.4.2 corrige el error",
+        "See section 4.2.1.3 of the spec",
+        "SNMP OID 1.3.6.1.4.1.2021.10.1.3.1",
+        "listens on 127.0.0.1:8000 and 0.0.0.0:8080; ::1 for IPv6",
+        "MAC 00:1A:2B:3C:4D:5E at 12:30:45",
+        "use std::vector<int> and core::fmt::Write",
+        "values 999.10.10.10 and 256.1.1.1",
+    ],
+)
+def test_not_an_ip_address(text: str) -> None:
+    assert [kind for kind, _ in found(text) if kind == IP_ADDRESS] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (
+            "export OPENAI_API_KEY=sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56",
+            "sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56",
+        ),
+        (
+            "key sk-ant-api03-AbCdEf0123456789AbCdEf0123456789-xyzAA ok",
+            "sk-ant-api03-AbCdEf0123456789AbCdEf0123456789-xyzAA",
+        ),
+        ("Authorization: Bearer abcDEF123456ghiJKL789", "abcDEF123456ghiJKL789"),
+        ("aws_access_key_id = AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
+        (
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ),
+        (
+            "my AWS secret key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY ok?",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ),
+        (
+            "GITHUB_TOKEN: ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+            "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+        ),
+        (f"session {JWT} expired", JWT),
+        ('{"password": "S3cure#Pass2026"}', "S3cure#Pass2026"),
+        ("my password is hunter2-Winter! but it fails", "hunter2-Winter!"),
+        ("Mein Passwort lautet Zq8!mW2#vL, bitte", "Zq8!mW2#vL"),
+        ("mysql://root:Tr0ub4dor&3@db:3306/shop", "Tr0ub4dor&3"),
+        ("stripe.api_key = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+    ],
+)
+def test_secret(text: str, value: str) -> None:
+    assert found(text) == [(SECRET, value)]
+
+
+def test_private_key_block_is_one_secret() -> None:
+    block = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1234\nQWERTY+/==\n-----END RSA PRIVATE KEY-----"
+    assert found(f"key:\n{block}\nthanks") == [(SECRET, block)]
+    truncated = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ"
+    assert found(truncated + "\n\nWhat is wrong?") == [(SECRET, truncated)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "export OPENAI_API_KEY=sk-...",
+        'client = OpenAI(api_key=os.environ["OPENAI_API_KEY"])',
+        "Authorization: Bearer <YOUR_ACCESS_TOKEN>",
+        "password: ${DB_PASSWORD}",
+        "api_key = settings.OPENAI_API_KEY",
+        "AWS_SECRET_ACCESS_KEY=********",
+        "STRIPE_PUBLISHABLE_KEY=pk_live_51H8xYzAbCdEfGhIjKlMnOpQrStUv",
+        "pip install scikit-learn; max_tokens = 4096",
+        'password = getpass.getpass("Password: ")',
+        "the password is incorrect, try again",
+        "The bearer of this letter may collect the parcel.",
+        "commit 3f786850e387550fdab836ed7e6dc881de23001b",
+        "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKC\n-----END PUBLIC KEY-----",
+        "The JWT header eyJhbGciOi... is truncated",
+    ],
+)
+def test_not_a_secret(text: str) -> None:
+    assert found(text) == []
+
+
+# --- the API -----------------------------------------------------------------------------------
+
+
+def test_redact_replaces_with_typed_placeholders_and_counts() -> None:
+    text = (
+        "Jane (jane@acme.io, +1 415 555 0172) paid with 4111-1111-1111-1111 from 52.14.201.9 or 52.14.201.10"
+    )
+    result = default_redactor().redact(text)
+    assert result == RedactionResult(
+        "Jane (<EMAIL>, <PHONE>) paid with <CREDIT_CARD> from <IP_ADDRESS> or <IP_ADDRESS>",
+        {EMAIL: 1, PHONE: 1, CREDIT_CARD: 1, IP_ADDRESS: 2},
+    )
+
+
+def test_text_without_pii_is_returned_unchanged() -> None:
+    text = "Summarise the article in three bullet points. Version 2.4.1, 1,204 users."
+    assert default_redactor().redact(text) == RedactionResult(text, {})
+    assert default_redactor().redact("") == RedactionResult("", {})
+
+
+def test_detect_returns_ordered_non_overlapping_entities() -> None:
+    text = "token=ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 call 030 901820, mail a@b.de"
+    entities = default_redactor().detect(text)
+    assert [e.type for e in entities] == [SECRET, PHONE, EMAIL]
+    assert all(a.end <= b.start for a, b in itertools.pairwise(entities))
+    assert entities[0] == Entity(SECRET, 6, 46)
+
+
+def test_redact_bytes_handles_invalid_utf8() -> None:
+    payload = b'{"prompt": "mail bob@example.com \xff\xfe now", "ip": "203.0.113.45"}'
+    redacted, counts = default_redactor().redact_bytes(payload)
+    assert counts == {EMAIL: 1, IP_ADDRESS: 1}
+    assert b"bob@example.com" not in redacted and b"203.0.113.45" not in redacted
+    assert redacted.decode("utf-8") == '{"prompt": "mail <EMAIL> \ufffd\ufffd now", "ip": "<IP_ADDRESS>"}'
+
+
+def test_types_can_be_limited_and_are_checked() -> None:
+    only_email = Redactor(types=[EMAIL])
+    assert only_email.redact("a@b.de 4111 1111 1111 1111").counts == {EMAIL: 1}
+    with pytest.raises(ValueError, match="unknown PII types"):
+        Redactor(types=["EMAIL", "PASSPORT"])
+
+
+def test_phone_regions_are_configurable() -> None:
+    assert Redactor(phone_regions=["US"]).detect("Handy: 0151 23456789") == []
+    assert Redactor(phone_regions=["DE"]).redact("Handy: 0151 23456789").counts == {PHONE: 1}
+    with pytest.raises(ValueError, match="unknown phone region"):
+        Redactor(phone_regions=["XX"])
+
+
+def test_default_redactor_is_shared() -> None:
+    assert default_redactor() is default_redactor()
+
+
+def test_deterministic_and_thread_safe() -> None:
+    texts = [row["text"] for row in CORPUS]
+    redactor = Redactor()
+    expected = [redactor.redact(text) for text in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(2):
+            assert list(pool.map(redactor.redact, texts)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" * 50_000,
+        "1 " * 25_000,
+        "a@" * 25_000,
+        "+(" * 25_000,
+        "password=" * 10_000,
+        "password is " * 10_000,
+        "secret key " * 10_000,
+        "passwordpassword" * 5_000,
+        "1 " * 25_000,
+        "-----BEGIN PRIVATE KEY-----" + "A" * 50_000,
+        "ab:" * 20_000,
+        "x" * 50_000 + "@example.com",
+        "eyJ" * 20_000,
+    ],
+)
+def test_adversarial_input_stays_fast(text: str) -> None:
+    started = time.process_time()
+    default_redactor().redact(text)
+    assert time.process_time() - started < 5.0
