@@ -72,15 +72,26 @@ _PHRASE_TAIL = re.compile(
 )
 # Connection strings: scheme://user:password@host
 _URL_PASSWORD = re.compile(
-    r"[A-Za-z](?<![A-Za-z0-9+.-][A-Za-z])[A-Za-z0-9+.-]{0,31}://[^\s:/@]{1,256}:([^\s@/]{1,1024})@", _A
+    r"[A-Za-z](?<![A-Za-z0-9+.-][A-Za-z])[A-Za-z0-9+.-]{0,31}://[^\s:/@]{0,256}:([^\s@/]{1,1024})@", _A
+)
+# Command-line flags: --password X, --token=X, -p X (docker/mysql login; a "-p 8080:80" port map
+# is kept out by asking "-p" values for three character classes).
+_CLI_FLAG = re.compile(
+    r"(?<!\S)(?P<flag>--(?:password|passwd|token|api-key|apikey|secret|client-secret)|-p)(?:=|\s+)"
+    r"[\"']?(?P<value>[^\s\"']{6,1024})"
 )
 _PLACEHOLDER = re.compile(
     r"^(?:<.*|\$.*|\{.*|%.*|\*+|x+|\.+|(?:your|my|the|example|dummy|changeme|placeholder|redacted|none|null"
     r"|true|false|undefined|required|optional|string|env|secret|password|token)[\w-]*"
-    r"|.*(?:environ|getenv|process\.env|settings\.|config\.|secrets\.|vault).*"
-    r"|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+|[\w.]+\(.*|[A-Z][A-Z0-9]*_[A-Z0-9_]+)$",
+    r"|.*(?:environ|getenv|process\.env|settings\.|config\.|secrets\.|vault).*|[\w.]+\(.*)$",
     re.I,
 )
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")  # OPENAI_API_KEY: a reference, not a value
+_DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")  # settings.api_key
+
+
+def _looks_random(part: str) -> bool:
+    return len(part) >= 12 and _char_classes(part) >= 3
 
 
 def _jwt_header_ok(token: str) -> bool:
@@ -104,12 +115,12 @@ def _char_classes(value: str) -> int:
 def _value_is_secret(value: str, min_length: int = 8, min_classes: int = 2) -> bool:
     """Long enough, mixes character classes (``incorrect`` is a word, ``hunter2`` a password) and
     is no placeholder or reference."""
-    return (
-        len(value) >= min_length
-        and len(set(value)) >= 5
-        and _char_classes(value) >= min_classes
-        and not _PLACEHOLDER.match(value)
-    )
+    if len(value) < min_length or len(set(value)) < 5 or _char_classes(value) < min_classes:
+        return False
+    if _PLACEHOLDER.match(value) or _ENV_NAME.fullmatch(value):
+        return False
+    dotted = _DOTTED_NAME.fullmatch(value) is not None
+    return not dotted or any(_looks_random(part) for part in value.split("."))
 
 
 def _qualified(word: str, lowered: str, at: int) -> bool:
@@ -207,6 +218,11 @@ def find_secrets(text: str) -> list[Entity]:
     lowered = lower_same_length(text)
     found.extend(_assigned_secrets(text, lowered))
     found.extend(_phrase_secrets(text, lowered))
+    if " -p" in text or "--" in text:
+        for m in _CLI_FLAG.finditer(text):
+            classes = 3 if m.group("flag") == "-p" else 2
+            if _value_is_secret(m.group("value"), 6, classes):
+                found.append(Entity(SECRET, m.start("value"), m.end("value")))
     if "://" in text:
         urls = (m for m in _URL_PASSWORD.finditer(text) if _value_is_secret(m.group(1), 4, 1))
         found.extend(Entity(SECRET, m.start(1), m.end(1)) for m in urls)

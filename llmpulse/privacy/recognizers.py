@@ -211,12 +211,13 @@ def find_national_ids(text: str) -> list[Entity]:
 
 _IPV4 = re.compile(r"\d(?<![\w.-]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w+-]|\.\w)", _A)
 _IPV6 = re.compile(
-    r"(?<![\w:.-])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:.-])", _A
+    r"(?<![\w:.-])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:-]|\.\w)", _A
 )
 _IPV6_GATE = re.compile(r"[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:", _A)
 # A dotted quad right after one of these words is a version, section or OID, not an address.
+# ("firmware", "kernel", "api" or "sdk" stay out: "the router firmware 192.168.1.1 page" is a host.)
 _NOT_IP_WORDS = frozenset(
-    {"version", "ver", "build", "release", "rel", "firmware", "fw", "sdk", "api", "kernel", "patch", "update",
+    {"version", "ver", "build", "release", "rel", "patch", "update",
      "section", "sec", "chapter", "clause", "step", "rule", "figure", "fig", "table", "paragraph", "para",
      "art", "oid", "python", "node", "java", "php", "ruby", "perl", "go", "rust", "gcc", "cuda", "dotnet",
      ".net", "android", "ios", "macos", "windows", "chrome", "firefox", "edge", "safari", "v", "§",

@@ -231,6 +231,8 @@ def test_not_a_national_id() -> None:
         ("client=2001:db8:85a3::8a2e:370:7334 status=200", "2001:db8:85a3::8a2e:370:7334"),
         ("from fe80::1ff:fe23:4567:890a port 22", "fe80::1ff:fe23:4567:890a"),
         ("curl http://[2001:db8::1]:8080/health", "2001:db8::1"),
+        ("then from 2a01:4f8:c17:b8f::2.", "2a01:4f8:c17:b8f::2"),
+        ("the router firmware 192.168.1.1 admin page", "192.168.1.1"),
     ],
 )
 def test_ip_address(text: str, value: str) -> None:
@@ -286,6 +288,16 @@ def test_not_an_ip_address(text: str) -> None:
         ("my password is hunter2-Winter! but it fails", "hunter2-Winter!"),
         ("Mein Passwort lautet Zq8!mW2#vL, bitte", "Zq8!mW2#vL"),
         ("mysql://root:Tr0ub4dor&3@db:3306/shop", "Tr0ub4dor&3"),
+        (
+            'redis_url = "redis://:aScm1YEBJz7I_vkgw2W9hc.IS_TAesAeWjWXa@cache:6379/0"',
+            "aScm1YEBJz7I_vkgw2W9hc.IS_TAesAeWjWXa",
+        ),
+        ("docker login -u deploy -p Mnb*7712kk registry.example.com", "Mnb*7712kk"),
+        ("mysql --password=S3cr3t!x -u root", "S3cr3t!x"),
+        (
+            "client_secret=Q9tJeKQ_gsY5eNtvg_WP4VzuEzF&grant_type=client_credentials",
+            "Q9tJeKQ_gsY5eNtvg_WP4VzuEzF",
+        ),
         ("stripe.api_key = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
     ],
 )
@@ -317,6 +329,8 @@ def test_private_key_block_is_one_secret() -> None:
         "commit 3f786850e387550fdab836ed7e6dc881de23001b",
         "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKC\n-----END PUBLIC KEY-----",
         "The JWT header eyJhbGciOi... is truncated",
+        "docker run -p 8080:80 nginx && psql -h db -p 5432 -U app",
+        "token = self.config.api_token",
     ],
 )
 def test_not_a_secret(text: str) -> None:
