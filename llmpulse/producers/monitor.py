@@ -41,8 +41,9 @@ from llmpulse.producers.exceptions import MonitorConfigError
 from llmpulse.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from llmpulse.producers.track import CallTracker
-    from llmpulse.schemas.call import LLMCallEvent
 
 log = logging.getLogger("llmpulse.producers.monitor")
 
@@ -167,8 +168,10 @@ class Monitor:
 
     # -- caller's thread ---------------------------------------------------------------------
 
-    def record(self, event: LLMCallEvent | dict[str, Any]) -> bool:
-        """Queue one event (an ``LLMCallEvent`` or a wire dict); False if it had to be dropped."""
+    def record(self, event: BaseModel | dict[str, Any]) -> bool:
+        """Queue one event (an ``LLMCallEvent``, another pydantic event, or a wire dict).
+
+        Returns False if it had to be dropped (buffer full, or the monitor is closed)."""
         buf = self._buf
         if len(buf) >= self.buffer_events or self._closed:
             self._drop()
@@ -329,7 +332,12 @@ class Monitor:
                 wires.append(event)
                 continue
             try:
-                wire = event.to_wire() if hasattr(event, "to_wire") else None
+                if hasattr(event, "to_wire"):
+                    wire = event.to_wire()
+                elif hasattr(event, "model_dump"):  # another pydantic event (e.g. FeedbackEvent)
+                    wire = event.model_dump(exclude_none=True)
+                else:
+                    wire = None
             except Exception:
                 wire = None
             if isinstance(wire, dict):

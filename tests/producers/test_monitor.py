@@ -15,7 +15,7 @@ import pytest
 
 from llmpulse.kafka import EmbeddedBroker, ensure_topics
 from llmpulse.producers import Monitor, MonitorConfigError
-from llmpulse.schemas.call import LLMCallEvent
+from llmpulse.schemas.call import FeedbackEvent, LLMCallEvent
 from llmpulse.settings import Settings
 from tests.fixtures.kafka import create_topic, read_events, read_records
 
@@ -222,6 +222,17 @@ def test_unserializable_events_are_counted_not_fatal(kafka_bootstrap: str, fresh
     assert stats["serialization_errors"] == 2
     assert stats["delivered"] == 2
     assert accounted(stats) == stats["recorded"] == 4
+
+
+@pytest.mark.integration
+def test_other_pydantic_events_are_sent_as_dumps(kafka_bootstrap: str, fresh_topic: str) -> None:
+    feedback = FeedbackEvent(call_id="e1", thumbs="down", team="ads")
+    with Monitor(kafka_bootstrap, fresh_topic) as monitor:
+        monitor.record(feedback)
+        assert monitor.flush(15) == 0
+    (event,) = read_events(kafka_bootstrap, fresh_topic, min_events=1)
+    assert FeedbackEvent.model_validate(event) == feedback
+    assert "comment" not in event
 
 
 @pytest.mark.integration
