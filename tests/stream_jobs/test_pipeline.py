@@ -31,10 +31,10 @@ def test_every_valid_event_stored_once_bad_ones_dead_lettered(kafka_bootstrap: s
         stack.wait_caught_up(timeout_s=180)
         store = stack.reader()
         stored = store.query("SELECT count(), uniqExact(event_id) FROM llm_calls").rows[0]
-        good_in_bad = store.query(
-            "SELECT count() FROM llm_calls WHERE event_id NOT IN {ids:Array(String)}",
-            {"ids": [e["event_id"] for e in events]},
-        ).scalar()
+        stored_ids = {r[0] for r in store.query("SELECT event_id FROM llm_calls").rows}
+        sent_ids = {e["event_id"] for e in events}
+        assert sent_ids <= stored_ids
+        good_in_bad = len(stored_ids - sent_ids)  # the valid elements of the mixed malformed arrays
         assert stored[0] == stored[1] == len(events) + good_in_bad
         reasons = dict(store.query("SELECT reason, count() FROM llm_dead_letters GROUP BY reason").rows)
         expected: dict[str, int] = {}
@@ -51,10 +51,8 @@ def test_every_valid_event_stored_once_bad_ones_dead_lettered(kafka_bootstrap: s
                           "sum(cost_usd) FROM llm_calls").rows[0]  # fmt: skip
         rolled_sums = store.query("SELECT sum(requests), sum(errors), sum(input_tokens), sum(output_tokens), "
                                   "sum(cost_usd) FROM llm_rollups_1m_v").rows[0]  # fmt: skip
-        assert tuple(int(x) if not isinstance(x, Decimal) else x for x in raw) == tuple(
-            int(x) if not isinstance(x, Decimal) else x for x in rolled_sums
-        )
-        assert Decimal(raw[4]) > 0
+        assert [str(x) for x in raw] == [str(x) for x in rolled_sums]  # exact: Decimal sums, integer counts
+        assert Decimal(str(raw[4])) > 0
 
         # rollup p95 per (window, model) within 1% of the exact p95 over the raw rows
         rows = store.query("""
