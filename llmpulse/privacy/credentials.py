@@ -43,6 +43,11 @@ _KEY_PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
     (("hf_",), re.compile(r"hf_(?<![\w-]hf_)[A-Za-z0-9]{30,}(?![\w-])", _A)),
 )  # fmt: skip
 
+# Any provider prefix at all: one search instead of a dozen substring tests for most texts.
+_KEY_PREFIX = re.compile(
+    r"sk-|[sr]k_(?:live|test)_|A(?:KIA|SIA|BIA|CCA|IDA|ROA|IPA|NPA|NVA|GPA)|gh[pousr]_|github_pat_|glpat-"
+    r"|xox[abposr]-|AIza|hf_"
+)
 _BEARER = re.compile(r"[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)", _A)
 _JWT = re.compile(r"eyJ(?<![\w-]eyJ)[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", _A)
 _PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
@@ -62,6 +67,10 @@ _NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", _A)
 # Values are capped at 1,024 characters: the tails are matched at many positions, and an
 # unbounded value would make a long run of "password=password=…" quadratic.
 _ASSIGNED_VALUE = re.compile(r"[\"']?\s*(?::=|=>|[:=])\s*[\"'`]?([^\s\"'`,;&)}\]]{8,1024})")
+# Every trigger word of the assignment and prose rules contains one of these (lower case).
+_SECRET_WORD = re.compile(
+    "pass|secret|token|key|pwd|credential|senha|contrase|clave|chiave|cl\u00e9|kennwort|wachtwoord"
+)
 # Prose: "my password is …", "Passwort lautet …", "AWS secret key …", "clave de la API: …".
 _PHRASE_TRIGGERS = ("password", "passwort", "kennwort", "wachtwoord", "mot de passe", "contraseña", "senha",
                     "secret", "token", "key", "clé d'api", "clé api", "clave de la api", "clave de api",
@@ -159,6 +168,8 @@ def _secret_name(name: str) -> bool:
 
 def _provider_keys(text: str) -> list[Entity]:
     found: list[Entity] = []
+    if _KEY_PREFIX.search(text) is None:
+        return found
     for literals, pattern in _KEY_PATTERNS:
         if any(literal in text for literal in literals):
             for m in pattern.finditer(text):
@@ -216,8 +227,9 @@ def find_secrets(text: str) -> list[Entity]:
     if "-----BEGIN" in text:
         found.extend(_private_keys(text))
     lowered = lower_same_length(text)
-    found.extend(_assigned_secrets(text, lowered))
-    found.extend(_phrase_secrets(text, lowered))
+    if _SECRET_WORD.search(lowered) is not None:
+        found.extend(_assigned_secrets(text, lowered))
+        found.extend(_phrase_secrets(text, lowered))
     if " -p" in text or "--" in text:
         for m in _CLI_FLAG.finditer(text):
             classes = 3 if m.group("flag") == "-p" else 2

@@ -152,18 +152,16 @@ def find_us_ssns(text: str) -> list[Entity]:
 _NINO_BANNED_PREFIXES = frozenset({"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"})
 _CF_SHAPE = re.compile(r"\d\d[A-EHLMPR-Ta-ehlmpr-t]\d\d[A-Za-z]\d{3}[A-Za-z]", _A)
 _NINO_SHAPE = re.compile(r"\d\d ?\d\d ?\d\d ?[A-D]", _A)
-_NATIONAL_IDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("es_dni", re.compile(r"\d(?<![\w-]\d)\d{7}-?[A-Z](?![\w-])", _A)),
-    ("es_nie", re.compile(r"[XYZ](?<![\w-][XYZ])-?\d{7}-?[A-Z](?![\w-])", _A)),
-    ("br_cpf", re.compile(r"\d(?<![\w.-]\d)\d\d\.\d{3}\.\d{3}-\d{2}(?![\w-])", _A)),
-    (
-        "fr_nir",
-        re.compile(
-            r"[12](?<![\w-][12]) ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?![\w-]| \d)", _A
-        ),
-    ),
-    ("in_aadhaar", re.compile(r"[2-9](?<![\w-][2-9])\d{3}([ -]?)\d{4}\1\d{4}(?![\w-]|[.,]\d|[ -]\d)", _A)),
+# The digit-first ids share one pass (their shapes exclude each other); the group names the id.
+_DIGIT_FIRST_IDS = re.compile(
+    r"\d(?<![\w.-]\d)(?:"
+    r"(?P<es_dni>\d{7}-?[A-Z](?![\w-]))"
+    r"|(?P<br_cpf>\d\d\.\d{3}\.\d{3}-\d{2}(?![\w-]))"
+    r"|(?P<fr_nir>(?<=[12]) ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?![\w-]| \d))"
+    r"|(?P<in_aadhaar>(?<=[2-9])\d{3}(?P<sep>[ -]?)\d{4}(?P=sep)\d{4}(?![\w-]|[.,]\d|[ -]\d)))",
+    _A,
 )
+_ES_NIE = re.compile(r"[XYZ](?<![\w-][XYZ])-?\d{7}-?[A-Z](?![\w-])", _A)
 # Letter-first shapes: searched only where their digit core (cheap to find) occurs.
 _IT_CF = re.compile(
     r"[A-Za-z](?<![\w-][A-Za-z])[A-Za-z]{5}\d{2}[A-EHLMPR-Ta-ehlmpr-t]\d{2}[A-Za-z]\d{3}[A-Za-z](?![\w-])", _A
@@ -194,17 +192,17 @@ def _national_id_valid(kind: str, value: str) -> bool:
 
 
 def find_national_ids(text: str) -> list[Entity]:
-    patterns = list(_NATIONAL_IDS)
+    candidates = [(m.lastgroup or "", m) for m in _DIGIT_FIRST_IDS.finditer(text)]
+    candidates += [("es_nie", m) for m in _ES_NIE.finditer(text)]
     if _CF_SHAPE.search(text):
-        patterns.append(("it_cf", _IT_CF))
+        candidates += [("it_cf", m) for m in _IT_CF.finditer(text)]
     if _NINO_SHAPE.search(text):
-        patterns.append(("gb_nino", _GB_NINO))
-    found: list[Entity] = []
-    for kind, pattern in patterns:
-        for m in pattern.finditer(text):
-            if _national_id_valid(kind, m.group()):
-                found.append(Entity(NATIONAL_ID, m.start(), m.end()))
-    return found
+        candidates += [("gb_nino", m) for m in _GB_NINO.finditer(text)]
+    return [
+        Entity(NATIONAL_ID, m.start(), m.end())
+        for kind, m in candidates
+        if _national_id_valid(kind, m.group())
+    ]
 
 
 # --- IP addresses ------------------------------------------------------------------------------
