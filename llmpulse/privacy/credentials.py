@@ -49,6 +49,7 @@ _KEY_PREFIX = re.compile(
     r"|xox[abposr]-|AIza|hf_"
 )
 _BEARER = re.compile(r"[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)", _A)
+_BASIC = re.compile(r"[Bb]asic\s+([A-Za-z0-9+/]{8,1024}={0,2})(?![\w+/=])", _A)
 _JWT = re.compile(r"eyJ(?<![\w-]eyJ)[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", _A)
 _PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _PRIVATE_KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
@@ -71,12 +72,14 @@ _ASSIGNED_VALUE = re.compile(r"[\"']?\s*(?::=|=>|[:=])\s*[\"'`]?([^\s\"'`,;&)}\]
 _SECRET_WORD = re.compile(
     "pass|secret|token|key|pwd|credential|senha|contrase|clave|chiave|cl\u00e9|kennwort|wachtwoord"
 )
-# Prose: "my password is …", "Passwort lautet …", "AWS secret key …", "clave de la API: …".
+# Prose: "my password is …", "Passwort lautet …", "senha do wifi é …", "AWS secret key …",
+# "clave de la API: …" (up to four words between the trigger and "is").
 _PHRASE_TRIGGERS = ("password", "passwort", "kennwort", "wachtwoord", "mot de passe", "contraseña", "senha",
                     "secret", "token", "key", "clé d'api", "clé api", "clave de la api", "clave de api",
                     "chiave api")  # fmt: skip
 _PHRASE_TAIL = re.compile(
-    r"(?:\s+(?P<verb>is|was|ist|lautet|est|es|era|é|è)|\s*(?P<sign>[:=]))?\s+[\"'`]?(?P<value>[^\s\"'`]{6,1024})",
+    r"(?:(?:\s+[^\s:=]{1,20}){0,4}?\s+(?P<verb>is|was|ist|lautet|est|es|era|é|è)|\s*(?P<sign>[:=]))?"
+    r"\s+[\"'`]?(?P<value>[^\s\"'`]{6,1024})",
     re.I,
 )
 # Connection strings: scheme://user:password@host
@@ -86,8 +89,8 @@ _URL_PASSWORD = re.compile(
 # Command-line flags: --password X, --token=X, -p X (docker/mysql login; a "-p 8080:80" port map
 # is kept out by asking "-p" values for three character classes).
 _CLI_FLAG = re.compile(
-    r"(?<!\S)(?P<flag>--(?:password|passwd|token|api-key|apikey|secret|client-secret)|-p)(?:=|\s+)"
-    r"[\"']?(?P<value>[^\s\"']{6,1024})"
+    r"(?<!\S)(?P<flag>--(?:password|passwd|token|api-key|apikey|secret|client-secret)|-p|-u|--user)(?:=|\s+)"
+    r"[\"']?(?P<user>[^\s\"':]{1,256}:)?(?P<value>[^\s\"']{4,1024})"
 )
 _PLACEHOLDER = re.compile(
     r"^(?:<.*|\$.*|\{.*|%.*|\*+|x+|\.+|(?:your|my|the|example|dummy|changeme|placeholder|redacted|none|null"
@@ -110,6 +113,15 @@ def _jwt_header_ok(token: str) -> bool:
     except (ValueError, binascii.Error):
         return False
     return isinstance(decoded, dict) and "alg" in decoded
+
+
+def _basic_credentials(token: str) -> bool:
+    """HTTP Basic credentials: base64 of "user:password"."""
+    try:
+        decoded = base64.b64decode(token, validate=True).decode("utf-8")
+    except (ValueError, binascii.Error):
+        return False
+    return ":" in decoded and decoded.isprintable()
 
 
 def _char_classes(value: str) -> int:
@@ -221,6 +233,9 @@ def find_secrets(text: str) -> list[Entity]:
     if "earer" in text:
         bearer = (m for m in _BEARER.finditer(text) if _value_is_secret(m.group(1)))
         found.extend(Entity(SECRET, m.start(1), m.end(1)) for m in bearer)
+    if "asic" in text:
+        basic = (m for m in _BASIC.finditer(text) if _basic_credentials(m.group(1)))
+        found.extend(Entity(SECRET, m.start(1), m.end(1)) for m in basic)
     if "eyJ" in text:
         jwts = (m for m in _JWT.finditer(text) if _jwt_header_ok(m.group()))
         found.extend(Entity(SECRET, m.start(), m.end()) for m in jwts)
@@ -230,9 +245,12 @@ def find_secrets(text: str) -> list[Entity]:
     if _SECRET_WORD.search(lowered) is not None:
         found.extend(_assigned_secrets(text, lowered))
         found.extend(_phrase_secrets(text, lowered))
-    if " -p" in text or "--" in text:
+    if " -p" in text or " -u" in text or "--" in text:
         for m in _CLI_FLAG.finditer(text):
-            classes = 3 if m.group("flag") == "-p" else 2
+            flag = m.group("flag")
+            if flag in ("-u", "--user") and m.group("user") is None:
+                continue  # curl -u user:password; a bare user name is no secret
+            classes = 3 if flag == "-p" else 2
             if _value_is_secret(m.group("value"), 6, classes):
                 found.append(Entity(SECRET, m.start("value"), m.end("value")))
     if "://" in text:

@@ -293,6 +293,10 @@ def test_not_an_ip_address(text: str) -> None:
             "aScm1YEBJz7I_vkgw2W9hc.IS_TAesAeWjWXa",
         ),
         ("docker login -u deploy -p Mnb*7712kk registry.example.com", "Mnb*7712kk"),
+        ("curl -u admin:Tr0ub4dor&3 https://jenkins.internal/api/json", "Tr0ub4dor&3"),
+        ("Authorization: Basic YWRtaW46cGFzc3dvcmQ=", "YWRtaW46cGFzc3dvcmQ="),
+        ("Minha senha do wifi é Sommer2026!x", "Sommer2026!x"),
+        ("The password for the admin account is hunter2!x", "hunter2!x"),
         ("mysql --password=S3cr3t!x -u root", "S3cr3t!x"),
         (
             "client_secret=Q9tJeKQ_gsY5eNtvg_WP4VzuEzF&grant_type=client_credentials",
@@ -331,6 +335,8 @@ def test_private_key_block_is_one_secret() -> None:
         "The JWT header eyJhbGciOi... is truncated",
         "docker run -p 8080:80 nginx && psql -h db -p 5432 -U app",
         "token = self.config.api_token",
+        "the password reset link is broken; the token for this run is expired",
+        "curl -u admin https://example.com; basic arithmetic SGVsbG8gd29ybGQ=",
     ],
 )
 def test_not_a_secret(text: str) -> None:
