@@ -141,7 +141,7 @@ class Monitor:
         self._producer_restarts = 0
         self._fatal: str | None = None
         self._last_progress = time.monotonic()
-        self._requeue_purged = False
+        self._retired: list[Producer] = []  # replaced producers whose purged records still report
         self._last_drain = time.monotonic()
         self._flush_requests = 0
         self._stopping = False
@@ -161,7 +161,8 @@ class Monitor:
         parent's librdkafka instance: start afresh. Events the parent had buffered stay the parent's."""
         if self._closed:
             return
-        _ABANDONED.append(self._producer)  # destroying it here would wait for threads that do not exist
+        # destroying them here would wait for librdkafka threads that do not exist in the child
+        _ABANDONED.extend([self._producer, *self._retired])
         self._producer = Producer(self._config)
         self._init_state()
         self._start_sender()
@@ -290,6 +291,8 @@ class Monitor:
     def _step(self) -> bool:
         """One round of the sender loop; True when the monitor is stopping and done (or out of time)."""
         self._producer.poll(0)
+        if self._retired:
+            self._poll_retired()
         if self._fatal:
             self._restart_producer(f"fatal error {self._fatal}")
         elif self._in_flight and time.monotonic() - self._last_progress > self.stall_timeout_s:
@@ -377,7 +380,7 @@ class Monitor:
         self._last_progress = time.monotonic()
         if err is None:
             self._delivered += count
-        elif self._requeue_purged and err.code() in _PURGED:
+        elif err.code() in _PURGED and not self._stopping:
             value = msg.value()
             if isinstance(value, bytes):  # back in line for the next producer
                 self._pending.append((value, count))
@@ -410,15 +413,19 @@ class Monitor:
         """
         old, self._fatal = self._producer, None
         log.warning("llmpulse monitor: new Kafka producer (%s)", reason)
-        self._requeue_purged = True
-        try:
-            old.purge(in_queue=True, in_flight=True, blocking=True)
-            old.flush(1.0)  # serves the purged records' delivery reports: they go back to _pending
-        finally:
-            self._requeue_purged = False
+        old.purge(in_queue=True, in_flight=True, blocking=True)
+        old.flush(1.0)  # serves the purged records' delivery reports: they go back to _pending
+        if len(old):
+            self._retired.append(old)  # polled until its last report is in
         self._producer = Producer(self._config)
         self._producer_restarts += 1
         self._last_progress = time.monotonic()
+
+    def _poll_retired(self) -> None:
+        for old in list(self._retired):
+            old.poll(0)
+            if not len(old):
+                self._retired.remove(old)
 
     def _report_drops(self, force: bool = False) -> None:
         """At most one warning per 10 s, with totals (counts only, never payloads)."""
@@ -443,8 +450,9 @@ class Monitor:
         self._undelivered_at_close = self.buffered
         if self._in_flight:
             # The broker is unreachable: give up on what librdkafka holds (reported as failed).
-            self._producer.purge(in_queue=True, in_flight=True, blocking=False)
-            self._producer.flush(1.0)
+            for producer in (self._producer, *self._retired):
+                producer.purge(in_queue=True, in_flight=True, blocking=False)
+                producer.flush(1.0)
         lost = self._pending_events
         self._pending.clear()
         self._pending_events = 0

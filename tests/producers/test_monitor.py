@@ -164,6 +164,22 @@ def test_broker_down_record_stays_cheap_drops_are_counted_and_the_rest_arrives(
 
 
 @pytest.mark.integration
+def test_a_long_outage_replaces_the_producer_without_losing_events(embedded_broker: EmbeddedBroker) -> None:
+    topic = create_topic(embedded_broker.bootstrap, 3)
+    with Monitor(embedded_broker.bootstrap, topic, batch_events=50, linger_ms=10, stall_timeout_s=1) as m:
+        with embedded_broker.paused_for():
+            for i in range(500):
+                m.record(wire(i))
+            time.sleep(3.0)  # longer than the stall timeout: the producer is replaced, records re-queued
+            assert m.stats()["producer_restarts"] >= 1
+        assert m.flush(30) == 0
+        stats = m.stats()
+    assert (stats["delivered"], stats["failed_delivery"], stats["dropped_buffer_full"]) == (500, 0, 0)
+    events = read_events(embedded_broker.bootstrap, topic, min_events=500)
+    assert {event["event_id"] for event in events} == {f"e{i}" for i in range(500)}
+
+
+@pytest.mark.integration
 def test_a_restarted_broker_gets_events_again(embedded_broker: EmbeddedBroker) -> None:
     topic = create_topic(embedded_broker.bootstrap, 3)
     with Monitor(embedded_broker.bootstrap, topic, batch_events=50, linger_ms=10, stall_timeout_s=2) as m:
