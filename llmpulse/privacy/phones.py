@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from llmpulse.privacy.entity import PHONE, Entity, window_before
+from llmpulse.privacy.entity import PHONE, Entity, SpanSet, window_before
 
 DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "JP", "BR", "AU", "CA")
 
@@ -166,13 +166,17 @@ class PhoneFinder:
         self._regions = tuple(_region(code) for code in regions)
 
     def __call__(self, text: str, taken: Sequence[Entity] = ()) -> list[Entity]:
-        """Phone numbers in ``text``, skipping candidates that overlap a ``taken`` span."""
+        """Phone numbers in ``text``, skipping candidates that overlap a ``taken`` span (``taken``
+        must not overlap itself)."""
         found: list[Entity] = []
+        spans = SpanSet()
+        for entity in taken:
+            spans.add(entity.start, entity.end)
         for m in _PHONE.finditer(text):
             candidate = m.group()
             if sum(c.isdigit() for c in candidate) < 7:
                 continue
-            if any(m.start() < other.end and other.start < m.end() for other in taken):
+            if spans.overlaps(m.start(), m.end()):
                 continue
             # The candidate, then without one short digit group that clings to it at either
             # end ("Room 12 (415) 555-0132", "call 415-555-0132 2 times").

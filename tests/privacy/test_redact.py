@@ -422,6 +422,9 @@ def test_deterministic_and_thread_safe() -> None:
         "ab:" * 20_000,
         "x" * 50_000 + "@example.com",
         "eyJ" * 20_000,
+        "10.0.0.1 " * 10_000,  # many detections: overlap checks must not be quadratic
+        "a@b.de " * 10_000,
+        "4111 1111 1111 1111 " * 3_000,
     ],
 )
 def test_adversarial_input_stays_fast(text: str) -> None:
