@@ -7,8 +7,8 @@ after a phone word ("tel", "call", "Handy", "llámame", …), and with the trunk
 that dial one (a German or French number starts with ``0``; Indian mobiles and Brazilian
 ``(11) …`` numbers are the common exceptions). Dates, ZIP+4 codes, SSN-shaped and
 thousand-grouped numbers, and numbers right after an id word ("order", "SKU", "part", "ISBN",
-"#", …) are not phones. Each region's length list and number pattern from the libphonenumber
-metadata screen candidates before the full (slow) parse.
+"#", …) are not phones. Each region's length list and general number pattern from the
+libphonenumber metadata screen a candidate before libphonenumber's per-type validity check.
 """
 
 from __future__ import annotations
