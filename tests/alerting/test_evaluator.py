@@ -150,6 +150,17 @@ def test_emit_failure_redoes_the_window_without_writing_twice(store: Store) -> N
     assert restarted.tick(T0 + N_WINDOWS * W) == [] and len(calls) == 5
 
 
+def test_two_workers_on_the_same_windows_write_each_alert_once(store: Store) -> None:
+    write_rollups(store, scenario_rows())
+    a = AlertEvaluator(store, CONFIG, lookback_ms=None)
+    b = AlertEvaluator(store, CONFIG, lookback_ms=None)  # started at the same time: same (empty) state
+    from_a = a.tick(T0 + N_WINDOWS * W)
+    from_b = b.tick(T0 + N_WINDOWS * W)
+    assert [e.alert_id for e in from_b] == [e.alert_id for e in from_a]  # the same transitions, same ids
+    raw = store.query("SELECT alert_id FROM llm_alerts").rows
+    assert sorted(r[0] for r in raw) == sorted(e.alert_id for e in from_a)
+
+
 def test_first_start_uses_the_lookback(store: Store) -> None:
     write_rollups(store, scenario_rows())
     evaluator = AlertEvaluator(store, CONFIG, lookback_ms=12 * W)
