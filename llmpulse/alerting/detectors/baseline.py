@@ -1,0 +1,58 @@
+"""Robust running baselines: a rolling median level and a residual scale.
+
+Both are river rolling / exponentially weighted statistics, so they pickle and cost O(log window).
+"""
+
+from __future__ import annotations
+
+from river import stats
+
+MAD_TO_STD = 1.4826  # median absolute deviation of a normal distribution, in standard deviations
+_TINY = 1e-9
+
+
+class RollingLevel:
+    """Median of the last ``window`` learned values."""
+
+    def __init__(self, window: int) -> None:
+        self._median = stats.RollingQuantile(0.5, window)
+        self._count = 0
+
+    def get(self) -> float | None:
+        return self._median.get() if self._count else None
+
+    def learn_one(self, value: float) -> None:
+        self._median.update(value)
+        self._count += 1
+
+
+class ResidualScale:
+    """How far values usually sit from their expectation, in the units of the series.
+
+    The larger of the rolling median absolute residual (as a standard deviation) and an exponentially
+    weighted mean absolute residual. The median ignores outliers; the mean remembers that a series is
+    spiky (so its spikes are less surprising) and keeps the scale above zero for series that are flat
+    most of the time. A small fraction of the level is the floor.
+    """
+
+    def __init__(self, window: int, min_relative: float) -> None:
+        self._median_abs = stats.RollingQuantile(0.5, window)
+        self._mean_abs = stats.EWMean(fading_factor=2.0 / (window + 1))
+        self._count = 0
+        self.min_relative = min_relative
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def get(self, level: float) -> float:
+        floor = max(abs(level) * self.min_relative, _TINY)
+        if not self._count:
+            return floor
+        robust = MAD_TO_STD * (self._median_abs.get() or 0.0)
+        return max(robust, self._mean_abs.get(), floor)
+
+    def learn_one(self, residual: float) -> None:
+        self._median_abs.update(abs(residual))
+        self._mean_abs.update(abs(residual))
+        self._count += 1
