@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     clickhouse_url: SecretStr | None = Field(None, description="http(s)://user:pass@host:8123/db")
     data_dir: Path = Path(".llmpulse/data")
 
+    store_fault_file: Path | None = Field(None, description="outage drills: the store fails while this file exists")
+
     # Stream jobs.
     window_seconds: int = Field(60, ge=1)
     batch_max_records: int = Field(500, ge=1, description="Kafka records per stream batch")

@@ -62,7 +62,7 @@ def run_worker(settings: Settings, bootstrap: str) -> int:
     except StoreError as exc:
         return fail(str(exc))
     server = None
-    if settings.clickhouse_url is None:
+    if runtime.store.kind == "chdb":  # this worker owns the embedded store: serve it to the others
         from llmpulse.clickhouse.local_api import serve_store
 
         server = serve_store(runtime.store, settings.data_dir)

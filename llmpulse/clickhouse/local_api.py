@@ -1,7 +1,10 @@
-"""A read-only SQL endpoint on 127.0.0.1 for the embedded store.
+"""The embedded store's endpoint on 127.0.0.1: read-only SQL, and Arrow inserts.
 
-chdb lets one process own a data directory; while a worker owns it, ``llmpulse query``, the demo and the
-dashboard read through this endpoint instead. The worker writes its address to ``<data_dir>/worker.json``.
+chdb lets one process own a data directory. While a worker owns it, everything else on the machine goes
+through this endpoint: ``llmpulse query``, the demo and the benchmark read (only read-only statements are
+accepted), and further workers in the same consumer group insert (Arrow IPC, with the deduplication token),
+so the embedded mode can scale to several worker processes too. The owner writes its address to
+``<data_dir>/worker.json``. It listens on loopback only.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 from typing import Any
 
 import httpx
@@ -41,7 +45,11 @@ def serve_store(store: Store, data_dir: Path, host: str = "127.0.0.1") -> Thread
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             length = int(self.headers.get("Content-Length", "0"))
-            body = orjson.loads(self.rfile.read(length) or b"{}")
+            raw = self.rfile.read(length)
+            if self.path.startswith("/insert"):
+                self._insert(raw)
+                return
+            body = orjson.loads(raw or b"{}")
             sql, params = body.get("sql", ""), body.get("params") or None
             if not is_read_only(sql):
                 self._reply(400, {"error": "only read-only statements (SELECT, SHOW, …) are accepted"})
@@ -52,6 +60,18 @@ def serve_store(store: Store, data_dir: Path, host: str = "127.0.0.1") -> Thread
                 self._reply(400, {"error": str(exc)})
                 return
             self._reply(200, {"columns": result.columns, "rows": result.rows})
+
+        def _insert(self, raw: bytes) -> None:
+            query = parse_qs(urlsplit(self.path).query)
+            table = query.get("table", [""])[0]
+            token = query.get("token", [None])[0]
+            try:
+                data = pa.ipc.open_stream(raw).read_all()
+                store.insert(table, data, token)
+            except (StoreError, ValueError, pa.ArrowInvalid) as exc:
+                self._reply(400, {"error": str(exc)})
+                return
+            self._reply(200, {"rows": data.num_rows})
 
         def _reply(self, status: int, payload: dict[str, Any]) -> None:
             data = orjson.dumps(payload, default=_jsonable, option=orjson.OPT_NON_STR_KEYS)
@@ -85,7 +105,7 @@ def worker_url(data_dir: Path) -> str | None:
 
 
 class RemoteStore(Store):
-    """Read-only Store over a worker's endpoint."""
+    """The Store of a worker that owns the embedded data directory: SELECTs and inserts, no DDL."""
 
     kind = "worker"
 
@@ -107,10 +127,21 @@ class RemoteStore(Store):
         return QueryResult(payload["columns"], [tuple(r) for r in payload["rows"]])
 
     def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        raise StoreError("the worker's endpoint is read-only; stop the worker to change the store")
+        raise StoreError("the store is owned by a running worker, which accepts no DDL; stop it to change the schema")
 
     def insert(self, table: str, data: pa.Table, dedup_token: str | None = None) -> None:
-        raise StoreError("the worker's endpoint is read-only")
+        if data.num_rows == 0:
+            return
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, data.schema) as writer:
+            writer.write_table(data)
+        params = {"table": table, **({"token": dedup_token} if dedup_token else {})}
+        try:
+            response = self._client.post(f"{self.url}/insert", params=params, content=sink.getvalue().to_pybytes())
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable(f"the worker at {self.url} does not answer: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise StoreError(response.json().get("error", f"HTTP {response.status_code}"))
 
     def close(self) -> None:
         self._client.close()

@@ -74,23 +74,24 @@ class Store(ABC):
         self.close()
 
 
-def open_store(settings: Settings) -> Store:
-    """The server store when ``clickhouse_url`` is set, else the embedded store in ``data_dir``."""
+def open_store(settings: Settings, *, own: bool = False) -> Store:
+    """The server store when ``clickhouse_url`` is set; else the embedded store in ``data_dir``: through the
+    endpoint of the worker that owns it, if one runs, or opened here (``own``: always opened here)."""
     if settings.clickhouse_url is not None:
         from llmpulse.clickhouse.server_store import ServerStore
 
         return ServerStore(settings.clickhouse_url.get_secret_value())
+    if not own:
+        from llmpulse.clickhouse.local_api import RemoteStore, worker_url
+
+        url = worker_url(settings.data_dir)
+        if url is not None:
+            return RemoteStore(url)
     from llmpulse.clickhouse.chdb_store import ChdbStore
 
     return ChdbStore(settings.data_dir)
 
 
 def open_reader(settings: Settings) -> Store:
-    """A store to read from: the server, a live worker's endpoint for its data dir, or the data dir itself."""
-    if settings.clickhouse_url is None:
-        from llmpulse.clickhouse.local_api import RemoteStore, worker_url
-
-        url = worker_url(settings.data_dir)
-        if url is not None:
-            return RemoteStore(url)
+    """A store to read from (see ``open_store``)."""
     return open_store(settings)

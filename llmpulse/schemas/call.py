@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from typing_extensions import Required, TypedDict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 MAX_TOKENS = 100_000_000  # per call; more is not a real LLM call but a bug or an attack
 MAX_DURATION_MS = 86_400_000.0  # one day
 

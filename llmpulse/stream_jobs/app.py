@@ -6,6 +6,7 @@ is what limits throughput (DESIGN.md); each Kafka record already carries hundred
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -72,8 +73,11 @@ def create_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.Ap
     calls = app.topic(settings.calls_topic, value_serializer="raw", key_serializer="raw")
     dead_letters = app.topic(settings.dlq_topic, value_serializer="raw", key_serializer="raw")
 
-    async def send_dead(value: bytes) -> None:
-        await dead_letters.send(value=value)
+    async def send_dead(values: list[bytes]) -> None:
+        """Dead letters reach the topic before their records are acknowledged (at-least-once)."""
+        pending = [await dead_letters.send(value=value) for value in values]
+        if pending:
+            await asyncio.gather(*pending)
 
     @app.timer(settings.alert_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
     async def evaluate_alerts() -> None:

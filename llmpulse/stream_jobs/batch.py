@@ -98,7 +98,7 @@ def _attributes(col: pa.Array, redact: Redact | None, flags: list[list[str]], pi
     col = pc.fill_null(col, pa.scalar([], ATTRIBUTES)) if col.null_count else col
     if len(col.values) == 0:
         return col
-    sizes = pc.list_value_length(col).to_numpy(zero_copy_only=False)
+    sizes = np.diff(col.offsets.to_numpy(zero_copy_only=False))
     key_len = pc.max(pc.utf8_length(col.keys)).as_py() or 0
     value_len = pc.max(pc.utf8_length(col.items)).as_py() or 0
     if redact is None and sizes.max() <= MAX_ATTRIBUTES and max(key_len, value_len) <= MAX_ATTRIBUTE_CHARS:

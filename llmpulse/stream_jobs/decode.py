@@ -107,6 +107,9 @@ class Decoder:
         try:
             items = _LIST.validate_json(raw) if head == b"[" else [_ONE.validate_json(raw)]
             bad: dict[int, list[Any]] = {}
+            if not items:
+                dead(-1, "not_an_event", "an empty array holds no event", None, raw)
+                return
         except ValidationError as exc:
             errors = exc.errors(include_input=False, include_url=False)
             if any(e["type"] == "json_invalid" for e in errors):

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from llmpulse.clickhouse.faults import GatedStore
 from llmpulse.clickhouse.migrate import migrate
 from llmpulse.clickhouse.store import Store, open_store
 from llmpulse.settings import Settings
@@ -42,7 +43,6 @@ class Runtime:
         self.planner: ChunkPlanner[FaustRecord] = ChunkPlanner(settings.calls_topic)
         self.stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmpulse-store")
-        self._held: set[tuple[int, int]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def open(self) -> None:
@@ -50,6 +50,9 @@ class Runtime:
         store = self._store or open_store(self.settings)
         self._store = store
         applied = migrate(store)
+        if self.settings.store_fault_file is not None:
+            store = GatedStore(store, self.settings.store_fault_file)
+            self._store = store
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         redact, redact_bytes = _redactors()
@@ -91,14 +94,13 @@ class Runtime:
         held for an incomplete chunk will come again. Drop them unacknowledged, and re-plan later."""
         for partition in list(self.planner.partitions()):
             self.planner.forget(partition)
-        self._held.clear()
 
     # -- the calls agent ----------------------------------------------------------------------------
     async def handle_calls(
         self,
         events: Sequence[Any],
         ack: Callable[[Any], Awaitable[Any]],
-        send_dead: Callable[[bytes], Awaitable[Any]],
+        send_dead: Callable[[list[bytes]], Awaitable[Any]],
     ) -> list[ChunkResult]:
         """One stream batch: cut chunks, write them, dead-letter what is bad, ack what is stored."""
         sink = self.sink
@@ -107,6 +109,9 @@ class Runtime:
         by_partition: dict[int, list[FaustRecord]] = defaultdict(list)
         for ev in events:
             msg = ev.message
+            # Acknowledge only what is stored: take_events acks the whole batch when it moves on, even
+            # after an exception, so each record holds one more reference until its chunk is written.
+            msg.incref()
             by_partition[msg.partition].append(
                 FaustRecord(msg.partition, msg.offset, int(msg.timestamp * 1000), msg.value, ev)
             )
@@ -119,20 +124,13 @@ class Runtime:
                     log.info("partition %d: re-cutting %d recorded chunk(s) after a restart", partition, len(ranges))
                 self.planner.start_partition(partition, ranges)
             ready.extend(self.planner.add(partition, recs))
-            for rec in self.planner.held(partition):
-                if (rec.partition, rec.offset) not in self._held:
-                    rec.event.message.incref()  # keep it unacknowledged until its chunk is stored
-                    self._held.add((rec.partition, rec.offset))
         results = []
         for chunk in ready:
             result = await self.run(sink.write_chunk, chunk)
-            for dead in sink.redacted(result.dead):
-                await send_dead(dead_letter_json(dead))
+            if result.dead:
+                await send_dead([dead_letter_json(d) for d in sink.redacted(result.dead)])
             for rec in chunk.items:
-                key = (rec.partition, rec.offset)
-                if key in self._held:
-                    self._held.discard(key)
-                    await ack(rec.event)
+                await ack(rec.event)
             results.append(result)
         return results
 

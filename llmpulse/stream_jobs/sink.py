@@ -24,7 +24,7 @@ import pyarrow as pa
 from llmpulse.clickhouse.exceptions import StoreError, StoreUnavailable
 from llmpulse.clickhouse.store import Store
 from llmpulse.settings import Settings
-from llmpulse.stream_jobs.batch import Redact, build_tables, gc_paused
+from llmpulse.stream_jobs.batch import BatchTables, Redact, build_tables, gc_paused
 from llmpulse.stream_jobs.chunks import Chunk
 from llmpulse.stream_jobs.decode import Decoded, DeadLetter, Decoder, Source
 from llmpulse.stream_jobs.dedup import RecentIds
@@ -106,25 +106,35 @@ class CallSink:
     def write_chunk(self, chunk: Chunk[Record]) -> ChunkResult:
         topic = chunk.topic
         records = [(Source(topic, r.partition, r.offset, r.timestamp_ms), r.value) for r in chunk.items]
-        with gc_paused():
-            decoded = self.decoder.decode(records)
-            self._drop_duplicates(decoded)
+        try:
+            with gc_paused():
+                decoded = self.decoder.decode(records)
+                self._drop_duplicates(decoded)
+                tables = self._tables(decoded)
+        except Exception as exc:  # a bug, not bad input (that is dead-lettered per event): keep the records
+            log.exception("processing chunk %s failed: dead-lettering its records", chunk.token)
+            result = self._reject(chunk, records, "processing_error", f"{type(exc).__name__}: {exc}")
+            self._count(result)
+            return result
         result = ChunkResult(chunk.token, len(decoded.events), decoded.dead)
         for attempt in range(1, REJECT_ATTEMPTS + 1):
             try:
-                result.max_event_ts_ms = self._write(chunk, decoded)
+                result.max_event_ts_ms = self._write(chunk, decoded, tables)
                 break
             except StoreError as exc:
                 if attempt == REJECT_ATTEMPTS:
                     log.error("ClickHouse rejected chunk %s %d times (%s): dead-lettering it", chunk.token,
                               attempt, str(exc)[:300])  # fmt: skip
-                    result = self._reject(chunk, records, str(exc))
+                    result = self._reject(chunk, records, "store_rejected", str(exc))
                     break
                 log.warning("ClickHouse rejected chunk %s (attempt %d): %s", chunk.token, attempt, str(exc)[:300])
+        self._count(result)
+        return result
+
+    def _count(self, result: ChunkResult) -> None:
         self.stats.chunks += 1
         self.stats.events += result.events
         self.stats.dead_letters.update(d.reason for d in result.dead)
-        return result
 
     def _drop_duplicates(self, decoded: Decoded) -> None:
         fresh = self.recent.check_and_add([e["event_id"] for e in decoded.events])
@@ -142,15 +152,16 @@ class CallSink:
                                                event["event_id"], orjson.dumps(event)))  # fmt: skip
         decoded.events, decoded.sources = keep_events, keep_sources
 
-    def _write(self, chunk: Chunk[Record], decoded: Decoded) -> int:
+    def _tables(self, decoded: Decoded) -> BatchTables | None:
+        if not decoded.events:
+            return None
         s = self.settings
+        return build_tables(decoded.events, decoded.sources, self.prices, window_ms=s.window_seconds * 1000,
+                            max_name_chars=s.max_name_chars, max_text_chars=s.max_text_chars,
+                            redact=self.redact, redact_attributes=self.redact_attributes)  # fmt: skip
+
+    def _write(self, chunk: Chunk[Record], decoded: Decoded, tables: BatchTables | None) -> int:
         token = chunk.token
-        tables = None
-        if decoded.events:
-            with gc_paused():
-                tables = build_tables(decoded.events, decoded.sources, self.prices, window_ms=s.window_seconds * 1000,
-                                      max_name_chars=s.max_name_chars, max_text_chars=s.max_text_chars,
-                                      redact=self.redact, redact_attributes=self.redact_attributes)  # fmt: skip
         max_ts = tables.max_event_ts_ms if tables else 0
         intent = pa.table({
             "topic": [chunk.topic], "kafka_partition": pa.array([chunk.partition], pa.uint32()),
@@ -167,8 +178,9 @@ class CallSink:
             self._retry(lambda: self.store.insert("llm_dead_letters", dead, token), "write dead letters")
         return max_ts
 
-    def _reject(self, chunk: Chunk[Record], records: list[tuple[Source, bytes]], error: str) -> ChunkResult:
-        dead = [DeadLetter(src, -1, "store_rejected", error[:500], "", raw) for src, raw in records]
+    def _reject(self, chunk: Chunk[Record], records: list[tuple[Source, bytes]], reason: str,
+                error: str) -> ChunkResult:  # fmt: skip
+        dead = [DeadLetter(src, -1, reason, error[:500], "", raw) for src, raw in records]
         table = self._dead_table(chunk.topic, dead)
         self._retry(lambda: self.store.insert("llm_dead_letters", table, chunk.token + "#rejected"),
                     "write dead letters")  # fmt: skip

@@ -44,9 +44,9 @@ def test_only_bad_elements_are_dead_letters() -> None:
 
 
 def test_whole_record_problems() -> None:
-    out = decoder().decode([(SRC, b'{"truncated": '), (SRC, b"42"), (SRC, b"\xff\xfe")])
+    out = decoder().decode([(SRC, b'{"truncated": '), (SRC, b"42"), (SRC, b"\xff\xfe"), (SRC, b" [] ")])
     assert [(d.item_index, d.reason) for d in out.dead] == [(-1, "malformed_json"), (-1, "not_an_event"),
-                                                            (-1, "malformed_json")]  # fmt: skip
+                                                            (-1, "malformed_json"), (-1, "not_an_event")]  # fmt: skip
     assert out.events == []
 
 

@@ -1,8 +1,9 @@
 """A time-of-day profile: what a series usually does at this point of its season (a day by default).
 
 The season is cut into buckets (15 minutes by default). Per bucket the profile keeps the mean of each of
-the last few seasons; the expectation is the median of those means (one odd day does not move it),
-interpolated linearly between neighbouring bucket centres so that a smooth daily curve is not a staircase.
+the last few seasons; the expectation is the median of those means (one odd day does not move it). No
+interpolation between buckets: steps in real traffic (jobs, batch windows, business hours) start on
+round times, which bucket edges match, and a smooth daily curve changes little within 15 minutes.
 Time comes from the points' own timestamps (UTC milliseconds), so the profile does not care about the
 sampling rate or gaps.
 """
@@ -23,10 +24,9 @@ class SeasonalProfile:
         # bucket -> [[season index, sum, count], ...], oldest first, at most memory + 1 seasons
         self._cells: dict[int, list[list[float]]] = {}
 
-    def _locate(self, ts_ms: int) -> tuple[int, int, float]:
+    def _locate(self, ts_ms: int) -> tuple[int, int]:
         season, offset = divmod(ts_ms, self.period_ms)
-        bucket, inside = divmod(offset, self.bucket_ms)
-        return season, bucket, inside / self.bucket_ms
+        return season, offset // self.bucket_ms
 
     def bucket_expectation(self, season: int, bucket: int) -> float | None:
         """Median over past seasons (before ``season``) of the bucket's mean."""
@@ -39,23 +39,11 @@ class SeasonalProfile:
         return statistics.median(past[-self.memory :])
 
     def expected(self, ts_ms: int) -> float | None:
-        season, bucket, frac = self._locate(ts_ms)
-        here = self.bucket_expectation(season, bucket)
-        if here is None:
-            return None
-        # Interpolate towards the neighbour on the side of the point (bucket centre at frac 0.5). The
-        # neighbour after the last bucket is the next season's first: this season's one is in the past.
-        if frac >= 0.5:
-            nb, weight = bucket + 1, frac - 0.5
-        else:
-            nb, weight = bucket - 1, 0.5 - frac
-        there = self.bucket_expectation(season + 1 if nb == self.buckets else season, nb)
-        if there is None:
-            return here
-        return here + weight * (there - here)
+        season, bucket = self._locate(ts_ms)
+        return self.bucket_expectation(season, bucket)
 
     def learn_one(self, ts_ms: int, value: float) -> None:
-        season, bucket, _ = self._locate(ts_ms)
+        season, bucket = self._locate(ts_ms)
         cells = self._cells.setdefault(bucket, [])
         if cells and cells[-1][0] == season:
             cells[-1][1] += value

@@ -8,7 +8,9 @@ Per point:
    than flagged, and a series without one is not forced into one.
 2. The residual over the residual scale is a z-score, squashed into a raw surprise in [0, 1).
 3. The anomaly likelihood turns the recent average of raw surprises into a score in [0, 1] calibrated
-   for this series (0.5 is a one-in-100,000 tail).
+   for this series (0.5 is a one-in-100,000 tail). A lone point whose |z| exceeds the largest recent
+   deviation (a decaying maximum) by about 4.4 also reaches 0.5 on its own: a clean spike needs no
+   company, while a series whose spikes are routine keeps a high maximum and stays quiet.
 4. Decision: after warm-up, a point scoring at least ``alert_threshold`` is flagged. A flagged point in
    a watched ``direction`` alerts unless an incident is already open (a watched flagged point within the
    last ``cooldown_points``). ``Detection.score`` is the alert score: inside an open incident it is
@@ -31,7 +33,7 @@ from river import stats
 
 from llmpulse.alerting.detectors.base import Detection, DetectorConfig
 from llmpulse.alerting.detectors.baseline import ResidualScale, RollingLevel
-from llmpulse.alerting.detectors.likelihood import AnomalyLikelihood
+from llmpulse.alerting.detectors.likelihood import AnomalyLikelihood, tail_to_score
 from llmpulse.alerting.detectors.seasonal import SeasonalProfile
 
 BAND_Z = 4.0  # the normal band is expected +/- this many scales; flagged residuals are learned clipped here
@@ -39,6 +41,7 @@ RAW_Z = 4.0  # z at which the raw surprise is 1 - 1/e
 LIKELIHOOD_CLIP_Z = 4.0  # flagged moving averages are learned at most this many deviations high
 REST_FACTOR = 0.5  # inside an open incident the score is at most this fraction of the threshold
 _MINUTE_MS = 60_000
+_SQRT2 = math.sqrt(2.0)
 
 
 def raw_surprise(z: float) -> float:
@@ -56,6 +59,7 @@ class Assessment:
 
     score: float
     raw: float
+    z: float
     expected: float | None
     scale: float
     residual_local: float | None
@@ -87,6 +91,8 @@ class SpikeDetector:
         self._error_seasonal = stats.EWMean(fading_factor=2.0 / (cfg.scale_points + 1))
         self._compared = 0
         self._likelihood = AnomalyLikelihood(cfg.history_points, cfg.average_points)
+        self._extreme = 0.0  # largest recent |z| of learned points, decaying over history_points
+        self._extreme_decay = math.exp(-1.0 / cfg.history_points)
         self._learned = 0
         self._flagged_run: deque[tuple[int, float]] = deque(maxlen=cfg.max_flagged_run)
         self._quiet_for = cfg.cooldown_points  # points since the last watched flagged point
@@ -156,7 +162,7 @@ class SpikeDetector:
     def _assess(self, ts_ms: int, value: float) -> Assessment:
         level = self._level.get()
         if level is None:
-            return Assessment(0.0, 0.0, None, 0.0, None, None, 0.0, 0.0)
+            return Assessment(0.0, 0.0, 0.0, None, 0.0, None, None, 0.0, 0.0)
         local_scale = self._local_scale.get(level)
         expected, scale = level, local_scale
         seasonal = None
@@ -170,10 +176,15 @@ class SpikeDetector:
                     self._error_seasonal.get() < self._error_local.get()
                 ):
                     expected, scale = seasonal, seasonal_scale
-        raw = raw_surprise((value - expected) / scale)
+        z = (value - expected) / scale
+        raw = raw_surprise(z)
+        # A lone point far beyond the largest recent deviation is a spike on its own, whatever the average.
+        excess = abs(z) - self._extreme
+        spike = tail_to_score(math.erfc(excess / _SQRT2)) if excess > 0 else 0.0
         return Assessment(
-            score=self._likelihood.score(raw),
+            score=max(self._likelihood.score(raw), spike),
             raw=raw,
+            z=z,
             expected=expected,
             scale=scale,
             residual_local=value - level,
@@ -202,6 +213,7 @@ class SpikeDetector:
                 self._season.learn_one(ts_ms, value)
         self._level.learn_one(value)
         self._likelihood.learn()
+        self._remember_extreme(a.z)
         self._learned += 1
 
     def _learn_clipped(self, a: Assessment) -> None:
@@ -211,6 +223,10 @@ class SpikeDetector:
         if a.residual_seasonal is not None:
             self._season_scale.learn_one(_clip(a.residual_seasonal, BAND_Z * a.seasonal_scale))
         self._likelihood.learn(clip_z=LIKELIHOOD_CLIP_Z)
+        self._remember_extreme(_clip(a.z, BAND_Z))
+
+    def _remember_extreme(self, z: float) -> None:
+        self._extreme = max(abs(z), self._extreme * self._extreme_decay)
 
     def _accept_new_normal(self) -> None:
         """A flagged run lasted ``max_flagged_run`` points: it is the new normal; learn its points."""
