@@ -12,6 +12,15 @@ from llmpulse.clickhouse.exceptions import StoreError, StoreUnavailable
 from llmpulse.clickhouse.store import QueryResult, Store, check_ident, check_token
 
 
+def _pylist(column: pa.ChunkedArray) -> list[Any]:
+    """Python values; a ClickHouse String holding bytes that are not UTF-8 comes back decoded with U+FFFD."""
+    try:
+        return column.to_pylist()
+    except UnicodeDecodeError:
+        raw = column.cast(pa.large_binary()).to_pylist()
+        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in raw]
+
+
 class ChdbStore(Store):
     kind = "chdb"
 
@@ -47,7 +56,7 @@ class ChdbStore(Store):
         if not isinstance(table, pa.Table):
             return QueryResult([], [])
         columns = table.column_names
-        pylists = [table.column(i).to_pylist() for i in range(table.num_columns)]
+        pylists = [_pylist(table.column(i)) for i in range(table.num_columns)]
         return QueryResult(list(columns), list(zip(*pylists, strict=True)) if pylists else [])
 
     def insert(self, table: str, data: pa.Table, dedup_token: str | None = None) -> None:

@@ -56,10 +56,11 @@ def serve_store(store: Store, data_dir: Path, host: str = "127.0.0.1") -> Thread
                 return
             try:
                 result = store.query(sql, params)
+                self._reply(200, {"columns": result.columns, "rows": result.rows})
             except StoreError as exc:
                 self._reply(400, {"error": str(exc)})
-                return
-            self._reply(200, {"columns": result.columns, "rows": result.rows})
+            except Exception as exc:  # never drop the connection without an answer
+                self._reply(500, {"error": f"{type(exc).__name__}: {exc}"})
 
         def _insert(self, raw: bytes) -> None:
             query = parse_qs(urlsplit(self.path).query)
