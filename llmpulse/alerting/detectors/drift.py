@@ -7,7 +7,8 @@ call rising), with river's ADWIN and Page-Hinkley tests.
 - Page-Hinkley (a CUSUM test, one- or two-sided following ``direction``) watches the standardised values;
   ADWIN watches them rescaled to [0, 1] (its bound assumes that range). Either one firing is a drift.
 - A drift in a watched direction alerts unless one did in the last ``cooldown_points``. After any drift
-  the reference moves to the recent level and both tests restart, so one shift is one alert.
+  the detector re-learns its reference (mean and deviation) from the next ``window_points`` values,
+  reporting ``warming_up`` meanwhile, and both tests restart: one shift is one alert.
 - ``score`` is the evidence that the recent level (an exponentially weighted mean over about
   ``window_points``) left the reference, on the same 0-1 log-tail scale as the spike detector;
   ``anomalous`` is the tests' decision. Every point is learned: drift is about what keeps happening.
@@ -34,12 +35,11 @@ class DriftDetector:
         self.config = config if config is not None else DetectorConfig()
         self.seed = seed
         self._alpha = 2.0 / (self.config.window_points + 1)
-        self._warmup = stats.Var()
+        self._learning = stats.Var()  # values behind the next reference
+        self._learn_points = max(self.config.warmup_points, 2)  # how many: warm-up, then window_points
         self._reference_mean: float | None = None
         self._reference_std = 0.0
-        self._recent_value = stats.EWMean(fading_factor=self._alpha)
         self._recent_z = 0.0
-        self._seen = 0
         self._quiet_for = self.config.cooldown_points
         self._ph, self._adwin = self._new_tests()
 
@@ -56,17 +56,18 @@ class DriftDetector:
 
     @property
     def warming_up(self) -> bool:
-        return self._reference_mean is None
+        """True while a reference is being learned: at the start, and again after each drift."""
+        return self._learn_points > 0
 
     def _standardise(self, value: float) -> float:
-        if self._reference_mean is None:
+        if self._reference_mean is None or self.warming_up:
             return 0.0
         z = (value - self._reference_mean) / self._reference_std
         return max(-CLIP_Z, min(CLIP_Z, z))
 
     def _score(self, recent_z: float) -> float:
         """Evidence that the recent level moved, from the EW mean of standardised values."""
-        if self._reference_mean is None:
+        if self.warming_up:
             return 0.0
         spread = math.sqrt(self._alpha / (2.0 - self._alpha))
         z = recent_z / spread
@@ -110,12 +111,11 @@ class DriftDetector:
 
     def _learn(self, value: float) -> tuple[bool, str | None]:
         """Learn one value; returns whether a drift was detected and its direction."""
-        self._seen += 1
-        self._recent_value.update(value)
-        if self._reference_mean is None:
-            self._warmup.update(value)
-            if self._seen >= max(self.config.warmup_points, 2):
-                self._set_reference(self._warmup.mean.get(), math.sqrt(self._warmup.get()))
+        if self.warming_up:
+            self._learning.update(value)
+            self._learn_points -= 1
+            if not self._learn_points:
+                self._set_reference(self._learning.mean.get(), math.sqrt(self._learning.get()))
             return False, None
         z = self._standardise(value)
         self._recent_z = (1.0 - self._alpha) * self._recent_z + self._alpha * z
@@ -124,7 +124,9 @@ class DriftDetector:
         if not (self._ph.drift_detected or self._adwin.drift_detected):
             return False, None
         direction = "up" if self._recent_z > 0 else "down"
-        self._set_reference(self._recent_value.get(), self._reference_std)
+        # Re-learn the reference from the next window_points values, once the new level has settled.
+        self._learning = stats.Var()
+        self._learn_points = self.config.window_points
         return True, direction
 
     def _set_reference(self, mean: float, std: float) -> None:

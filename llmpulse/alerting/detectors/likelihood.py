@@ -17,7 +17,7 @@ _SQRT2 = math.sqrt(2.0)
 
 
 def tail_to_score(tail: float) -> float:
-    """A tail probability on a 0-1 log scale: 1e-5 -> 0.5, 1e-10 or less -> 1.0, 0.5 -> 0.03."""
+    """A tail probability on a 0-1 log scale: 1e-5 -> 0.5, 1e-10 -> 0.97, 0 -> 1.0, 0.5 -> 0.03."""
     return min(1.0, max(0.0, math.log(tail + _LOG_FLOOR) / math.log(_LOG_FLOOR)))
 
 

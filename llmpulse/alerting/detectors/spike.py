@@ -8,9 +8,9 @@ Per point:
    than flagged, and a series without one is not forced into one.
 2. The residual over the residual scale is a z-score, squashed into a raw surprise in [0, 1).
 3. The anomaly likelihood turns the recent average of raw surprises into a score in [0, 1] calibrated
-   for this series (0.5 is a one-in-100,000 tail). A lone point whose |z| exceeds the largest recent
-   deviation (a decaying maximum) by about 4.4 also reaches 0.5 on its own: a clean spike needs no
-   company, while a series whose spikes are routine keeps a high maximum and stays quiet.
+   for this series (0.5 is a one-in-100,000 tail). A lone point whose |z| exceeds 1.5 times the largest
+   recent deviation (a decaying maximum over ``history_points``) by about 4.4 also reaches 0.5 on its
+   own: a clean spike needs no company, while a series whose spikes are routine keeps a high maximum.
 4. Decision: after warm-up, a point scoring at least ``alert_threshold`` is flagged. A flagged point in
    a watched ``direction`` alerts unless an incident is already open (a watched flagged point within the
    last ``cooldown_points``). ``Detection.score`` is the alert score: inside an open incident it is
@@ -39,6 +39,7 @@ from llmpulse.alerting.detectors.seasonal import SeasonalProfile
 BAND_Z = 4.0  # the normal band is expected +/- this many scales; flagged residuals are learned clipped here
 RAW_Z = 4.0  # z at which the raw surprise is 1 - 1/e
 LIKELIHOOD_CLIP_Z = 4.0  # flagged moving averages are learned at most this many deviations high
+SPIKE_RATIO = 1.5  # a lone spike must exceed 1.5 x the largest recent |z| (by ~4.4 more to reach 0.5)
 REST_FACTOR = 0.5  # inside an open incident the score is at most this fraction of the threshold
 _MINUTE_MS = 60_000
 _SQRT2 = math.sqrt(2.0)
@@ -179,7 +180,7 @@ class SpikeDetector:
         z = (value - expected) / scale
         raw = raw_surprise(z)
         # A lone point far beyond the largest recent deviation is a spike on its own, whatever the average.
-        excess = abs(z) - self._extreme
+        excess = abs(z) - SPIKE_RATIO * self._extreme
         spike = tail_to_score(math.erfc(excess / _SQRT2)) if excess > 0 else 0.0
         return Assessment(
             score=max(self._likelihood.score(raw), spike),
@@ -223,9 +224,11 @@ class SpikeDetector:
         if a.residual_seasonal is not None:
             self._season_scale.learn_one(_clip(a.residual_seasonal, BAND_Z * a.seasonal_scale))
         self._likelihood.learn(clip_z=LIKELIHOOD_CLIP_Z)
-        self._remember_extreme(_clip(a.z, BAND_Z))
+        self._remember_extreme(a.z)
 
     def _remember_extreme(self, z: float) -> None:
+        if self._learned < self.config.warmup_points // 2:
+            return  # the first residuals are measured against an unsettled scale
         self._extreme = max(abs(z), self._extreme * self._extreme_decay)
 
     def _accept_new_normal(self) -> None:

@@ -1,0 +1,1 @@
+"""Tests of llmpulse.alerting.detectors, the NAB scorer and llmpulse detect."""
