@@ -53,12 +53,19 @@ class DetectorConfig(BaseModel):
         0.5, gt=0.0, le=1.0, description="alert when the score reaches this (spike: 0.5 = 1e-5 tail)"
     )
     cooldown_points: int = Field(
-        60, ge=0, description="after an alert, no new alert for this many points (the incident is open)"
+        60,
+        ge=0,
+        description="one alert per incident: no new alert until this many points pass without a flagged "
+        "one (0: every flagged point alerts, for callers that run their own alert lifecycle)",
     )
 
     # Spike detector: baselines.
-    window_points: int = Field(60, ge=5, description="recent points behind the rolling median baseline")
-    scale_points: int = Field(480, ge=10, description="recent residuals behind the robust scale (MAD)")
+    window_points: int = Field(
+        60, ge=5, description="recent points behind the rolling median (drift: the recent level, re-learning)"
+    )
+    scale_points: int = Field(
+        480, ge=10, description="recent residuals behind the scale (rolling MAD, EW mean absolute residual)"
+    )
     seasonality: bool = Field(True, description="also learn a time-of-day profile and use it when it fits")
     season_period_minutes: int = Field(1440, ge=2, description="length of the season (1440 = a day)")
     season_bucket_minutes: int = Field(15, ge=1, description="the season is learned per bucket of this")
@@ -68,7 +75,9 @@ class DetectorConfig(BaseModel):
     )
     # Spike detector: scoring (Numenta-style anomaly likelihood over raw surprise scores).
     average_points: int = Field(10, ge=1, description="recent raw scores averaged before the tail test")
-    history_points: int = Field(1000, ge=10, description="memory of the long-run raw-score distribution")
+    history_points: int = Field(
+        1000, ge=10, description="memory of the long-run raw-score distribution and of the largest deviation"
+    )
     max_flagged_run: int = Field(
         60, ge=1, description="after this many flagged points in a row the new level is accepted as normal"
     )

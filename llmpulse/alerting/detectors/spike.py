@@ -14,8 +14,8 @@ Per point:
 4. Decision: after warm-up, a point scoring at least ``alert_threshold`` is flagged. A flagged point in
    a watched ``direction`` alerts unless an incident is already open (a watched flagged point within the
    last ``cooldown_points``). ``Detection.score`` is the alert score: inside an open incident it is
-   capped at half the threshold, so one incident is one peak and ``anomalous`` is exactly
-   ``score >= alert_threshold`` after warm-up.
+   capped at half the threshold, so one incident is one peak, and it is 0 during warm-up: ``anomalous``
+   is exactly ``score >= alert_threshold``.
 5. Flagged points are not learned by the level, the offsets or the model choice: a long anomaly does not
    become the baseline. The scales and the likelihood learn them clipped (they learn that something
    happened, not how big it was), and the time-of-day profile learns every point (it takes the median
@@ -127,7 +127,7 @@ class SpikeDetector:
         flagged = not warming_up and a.score >= cfg.alert_threshold
         watched = flagged and cfg.direction in ("both", direction)
         alert = watched and self._quiet_for >= cfg.cooldown_points
-        score = a.score
+        score = 0.0 if warming_up else a.score  # no verdict before the warm-up ends
         if flagged and not alert:
             score = min(score, REST_FACTOR * cfg.alert_threshold)
         self._quiet_for = 0 if watched else self._quiet_for + 1

@@ -107,16 +107,19 @@ def test_a_lasting_level_shift_becomes_the_new_normal() -> None:
 
 
 def test_score_is_the_alert_score() -> None:
-    """After warm-up, ``anomalous`` is exactly ``score >= alert_threshold`` (peaks capped in incidents)."""
+    """``anomalous`` is exactly ``score >= alert_threshold`` (0 in warm-up, peaks capped in incidents)."""
     values = noisy(4000, seed=9)
     for start in (1000, 1010, 2000):
         values[start] = 300.0
     for i in range(3000, 3030):
         values[i] = 20.0
+    values[50] = 10_000.0  # during warm-up
     config = DetectorConfig()
-    for d in _run(values, config):
-        if not d.warming_up:
-            assert d.anomalous == (d.score >= config.alert_threshold)
+    detections = _run(values, config)
+    assert detections[50].warming_up and detections[50].score == 0.0
+    for d in detections:
+        assert d.anomalous == (d.score >= config.alert_threshold)
+    assert sum(d.anomalous for d in detections) >= 3
 
 
 def test_cooldown_zero_reports_every_flagged_point() -> None:
