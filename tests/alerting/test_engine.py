@@ -77,22 +77,24 @@ def test_latency_spike_fires_within_two_windows_and_resolves_after_it_ends() -> 
     assert run(engine, range(300), rng) == []
     spike = run(engine, range(300, 310), rng, latency_factor={"gpt-4o": 3.0})
     after = run(engine, range(310, 340), rng)
-    firing = [e for e in spike if e.status == "firing"]
-    assert [(e.kind, e.metric, e.dimensions) for e in firing] == [
-        ("anomaly", "latency_p95_ms", {"model": "gpt-4o"})
-    ]
-    alert = firing[0]
+    firing = {(e.kind, e.metric): e for e in spike if e.status == "firing"}
+    # the spike detector on p95; the drift detector may also see ten tripled windows of mean latency
+    assert ("anomaly", "latency_p95_ms") in firing
+    assert set(firing) <= {("anomaly", "latency_p95_ms"), ("drift", "latency_avg_ms")}
+    assert all(e.dimensions == {"model": "gpt-4o"} for e in firing.values())
+    alert = firing[("anomaly", "latency_p95_ms")]
     assert idx(alert) <= 302  # the spike starts at window 300
     assert alert.rule == "spike-model-up" and alert.emitted_at_ms == 42
     assert alert.expected is not None and alert.upper is not None and alert.observed is not None
     assert alert.observed > alert.upper > alert.expected
     assert "gpt-4o" in alert.summary and "latency_p95_ms" in alert.summary
-    resolved = [e for e in after if e.status == "resolved"]
-    assert [e.dedup_key for e in resolved] == [alert.dedup_key]
+    resolved = {e.dedup_key: e for e in after if e.status == "resolved"}
+    assert set(resolved) == {e.dedup_key for e in firing.values()}  # each incident resolves once
+    back = resolved[alert.dedup_key]
     policy = engine.config.anomaly
-    assert idx(resolved[0]) <= 310 + policy.resolve_windows + policy.flap_windows + 2
-    assert resolved[0].started_at_ms == alert.started_at_ms
-    assert resolved[0].alert_id == alert.alert_id.replace(":firing:", ":resolved:")
+    assert idx(back) <= 310 + policy.resolve_windows + policy.flap_windows + 2
+    assert back.started_at_ms == alert.started_at_ms
+    assert back.alert_id == alert.alert_id.replace(":firing:", ":resolved:")
     assert [e for e in after if e.status == "firing"] == []
 
 
