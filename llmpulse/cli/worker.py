@@ -49,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
     return run_worker(settings, bootstrap)
 
 
+def settings_debug() -> bool:
+    return logging.getLogger().level == logging.DEBUG
+
+
 def run_worker(settings: Settings, bootstrap: str) -> int:
     """Open the store (migrating it), then run Faust until SIGINT/SIGTERM."""
     import faust
@@ -68,6 +72,14 @@ def run_worker(settings: Settings, bootstrap: str) -> int:
         server = serve_store(runtime.store, settings.data_dir)
     app = create_app(settings, bootstrap, runtime)
     log.info("worker %d consuming %s from %s", os.getpid(), settings.calls_topic, bootstrap)
+    # Faust's own logging at WARNING (it reconfigures the root logger); llmpulse's own lines (progress,
+    # outages, alerts) keep their INFO level on a handler of their own
+    own = logging.getLogger("llmpulse")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    own.addHandler(handler)
+    own.setLevel(logging.DEBUG if settings_debug() else logging.INFO)
+    own.propagate = False
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()

@@ -81,7 +81,7 @@ def create_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.Ap
 
     @app.timer(settings.alert_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
     async def evaluate_alerts() -> None:
-        await runtime.run(runtime.evaluate_alerts)
+        await runtime.run_alerts()
 
     @app.agent(calls, name="calls")  # type: ignore[untyped-decorator]
     async def process_calls(stream: faust.StreamT) -> None:

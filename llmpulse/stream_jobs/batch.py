@@ -1,8 +1,9 @@
-"""Validated events -> the three tables a chunk writes: raw calls, rollup partials, per-user daily cost.
+"""Validated events (Arrow columns) -> the three tables a chunk writes: raw calls, rollup partials and
+per-user daily cost.
 
-Columnar throughout: Arrow builds the columns from the validated dicts in C++ (``Table.from_pylist``),
-defaults, caps and flags are Arrow compute kernels, and grouping, sketches, cost and sums are numpy. Python
-touches single events only for captured text (redaction) and for oversized values (capped and flagged).
+Columnar throughout: defaults, caps and flags are Arrow compute kernels; grouping, sketches, cost and sums
+are numpy. Python touches single events only for captured text (redaction) and oversized values (capped and
+flagged).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,21 +21,10 @@ from llmpulse.stream_jobs.arrow_util import decimal_from_units, group_codes, ske
 from llmpulse.stream_jobs.pricing import PriceBook
 from llmpulse.stream_jobs.sketch import bucket_keys
 from llmpulse.stream_jobs.windows import day_start, window_start
+from llmpulse.stream_jobs.wire import ATTRIBUTES, NAME_FIELDS, TOKEN_FIELDS
 
-TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 #: name-like fields and their defaults ('' when absent)
-NAME_DEFAULTS: dict[str, str] = {
-    "provider": "", "request_model": "", "response_model": "", "operation": "chat", "error_type": "",
-    "finish_reason": "", "app": "", "team": "", "user_id": "", "session_id": "", "environment": "production",
-}  # fmt: skip
-ATTRIBUTES = pa.map_(pa.string(), pa.string())
-WIRE_SCHEMA = pa.schema(
-    [("event_id", pa.string()), ("ts_ms", pa.int64()), ("latency_ms", pa.float64()), ("ttft_ms", pa.float64()),
-     ("streaming", pa.bool_()), ("status", pa.string()), ("client_cost_usd", pa.float64()),
-     ("prompt", pa.string()), ("response", pa.string()), ("attributes", ATTRIBUTES)]
-    + [(f, pa.int64()) for f in TOKEN_FIELDS]
-    + [(f, pa.string()) for f in NAME_DEFAULTS]
-)  # fmt: skip
+NAME_DEFAULTS: dict[str, str] = {name: "" for name in NAME_FIELDS} | {"operation": "chat", "environment": "production"}
 MAX_ATTRIBUTES = 64
 MAX_ATTRIBUTE_CHARS = 1024
 TS = pa.timestamp("ms", tz="UTC")
@@ -122,8 +111,7 @@ def _attributes(col: pa.Array, redact: Redact | None, flags: list[list[str]], pi
 
 
 def build_tables(
-    events: list[dict[str, Any]],
-    sources: list[tuple[int, int]],
+    wire: pa.Table,
     prices: PriceBook,
     *,
     window_ms: int,
@@ -132,11 +120,10 @@ def build_tables(
     redact: Redact | None,
     redact_attributes: Redact | None = None,
 ) -> BatchTables:
-    """The rows one chunk writes. With ``redact`` None (text capture off) texts are dropped."""
-    n = len(events)
-    with gc_paused():
-        wire = pa.Table.from_pylist(events, schema=WIRE_SCHEMA)
-        flags: list[list[str]] = [[] for _ in range(n)]
+    """The rows one chunk writes (``wire``: ``wire.WIRE_SCHEMA``). Without ``redact`` (text capture off)
+    texts are dropped."""
+    n = wire.num_rows
+    flags: list[list[str]] = [[] for _ in range(n)]
     pii = np.zeros(n, dtype=np.int64)
     names = {
         f: _cap_strings(pc.fill_null(wire[f].combine_chunks(), default), f, max_name_chars, flags)
@@ -156,8 +143,6 @@ def build_tables(
     prompts = _texts(wire["prompt"].combine_chunks(), "prompt", max_text_chars, redact, flags, pii)
     responses = _texts(wire["response"].combine_chunks(), "response", max_text_chars, redact, flags, pii)
     attributes = _attributes(wire["attributes"].combine_chunks(), redact_attributes, flags, pii)
-    partitions = np.fromiter((s[0] for s in sources), dtype=np.uint32, count=n)
-    offsets = np.fromiter((s[1] for s in sources), dtype=np.uint64, count=n)
     calls = pa.table({
         "event_id": wire["event_id"],
         "ts": pa.array(ts, TS),
@@ -179,7 +164,7 @@ def build_tables(
         "pii_detections": pa.array(np.minimum(pii, 65535).astype(np.uint16)),
         "flags": pa.array(flags, pa.list_(pa.string())),
         "schema_version": pa.array(np.ones(n, dtype=np.uint8)),
-        "kafka_partition": pa.array(partitions), "kafka_offset": pa.array(offsets),
+        "kafka_partition": wire["kafka_partition"], "kafka_offset": wire["kafka_offset"],
     })  # fmt: skip
     cost = np.where(priced, cost_units, 0)
     rollups = _rollups(ts, window_ms, names, latency, ttft, has_ttft, is_error, tokens, cost, priced, pii)

@@ -1,167 +1,114 @@
-"""Record bytes -> validated call events, or dead letters with a reason. Never raises on bad input.
+"""Record bytes -> one Arrow table of valid call events, plus dead letters with reasons. Never raises.
 
-Fast path: pydantic-core validates a whole record (a JSON array of events) in one call against a
-TypedDict twin of ``LLMCallEvent``. Only when that fails does it look at elements one by one, so one bad
-event costs its own record a second pass and nothing else. The cross-field rules, the time range (judged
-against the record's Kafka timestamp, so a replay judges the same way) and duplicates are checked here too.
+Fast path: NDJSON records (what ``Monitor`` sends) are parsed straight into Arrow columns by
+``pyarrow.json`` and checked column-wise against the contract (``wire.row_problems``). Everything the fast
+path cannot vouch for — a record Arrow cannot parse (bad JSON, a wrong type, NaN), a row that breaks a rule,
+non-empty attributes, a JSON array from another producer — goes to the exact validator (``exact.py``), which
+decides per event and explains every rejection. Both paths apply the same contract; the fast one is about
+three times cheaper per event.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
-from typing import Any
 
-import pydantic_core
-from pydantic import TypeAdapter, ValidationError
+import numpy as np
+import pyarrow as pa
+import pyarrow.json as pa_json
 
-from llmpulse.schemas.call import (
-    MAX_DURATION_MS,
-    WIRE_REQUIRED_CALL_FIELDS,
-    LLMCallEvent,
-    wire_typeddict,
-)
+from llmpulse.stream_jobs.exact import DeadLetter, ExactValidator, Source
+from llmpulse.stream_jobs.wire import PARSE_SCHEMA, WIRE_SCHEMA, row_problems, with_latency
 
-CallWire = wire_typeddict(LLMCallEvent, WIRE_REQUIRED_CALL_FIELDS)
-_LIST = TypeAdapter(list[CallWire])  # type: ignore[valid-type]
-_ONE = TypeAdapter(CallWire)
+__all__ = ["DeadLetter", "Decoded", "Decoder", "Source"]
 
-MAX_DETAIL_CHARS = 500
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a record came from."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int  # the record's Kafka timestamp (producer create time)
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    source: Source
-    item_index: int  # -1: the whole record
-    reason: str  # malformed_json | not_an_event | validation | unknown_schema_version | ...
-    detail: str
-    event_id: str
-    payload: bytes
+_PARSE = pa_json.ParseOptions(explicit_schema=PARSE_SCHEMA, unexpected_field_behavior="ignore")
+_HAS_ATTRIBUTES = b'"attributes":{"'
 
 
 @dataclass
 class Decoded:
-    events: list[dict[str, Any]] = field(default_factory=list)
-    sources: list[tuple[int, int]] = field(default_factory=list)  # (partition, offset) per event
+    table: pa.Table  # WIRE_SCHEMA: the valid events and their (partition, offset)
     dead: list[DeadLetter] = field(default_factory=list)
 
-
-def _describe(errors: list[Any]) -> tuple[str, str]:
-    """(reason, detail) from pydantic errors; never echoes input values (they may hold PII)."""
-    reason = "validation"
-    parts = []
-    for err in errors:
-        loc = [str(x) for x in err.get("loc", ()) if not isinstance(x, int)]
-        if loc and loc[0] == "schema_version":
-            reason = "unknown_schema_version"
-        parts.append(f"{'.'.join(loc) or '<event>'}: {err.get('msg', err.get('type'))}")
-    return reason, "; ".join(parts)[:MAX_DETAIL_CHARS]
+    @property
+    def events(self) -> int:
+        return self.table.num_rows
 
 
-def _event_id_of(obj: Any) -> str:
-    if isinstance(obj, dict):
-        value = obj.get("event_id")
-        if isinstance(value, str):
-            return value[:128]
-    return ""
+def _utf8(raw: bytes) -> bool:
+    """Arrow's JSON reader does not check UTF-8; the contract (and ClickHouse) needs it."""
+    if raw.isascii():
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _parse(raw: bytes) -> pa.Table | None:
+    if not _utf8(raw):
+        return None
+    options = pa_json.ReadOptions(use_threads=False, block_size=max(len(raw) + 1, 1 << 16))
+    try:
+        return pa_json.read_json(io.BytesIO(raw), read_options=options, parse_options=_PARSE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
 
 
 class Decoder:
-    """Turns raw records into events. ``max_age_ms``/``max_future_ms`` bound ts_ms around the record time."""
-
     def __init__(self, max_age_ms: int, max_future_ms: int) -> None:
         self.max_age_ms = max_age_ms
         self.max_future_ms = max_future_ms
+        self.exact = ExactValidator(max_age_ms, max_future_ms)
 
     def decode(self, records: list[tuple[Source, bytes]]) -> Decoded:
-        out = Decoded()
-        for source, raw in records:
-            self._decode_record(source, raw, out)
-        return out
+        parsed: list[tuple[int, pa.Table]] = []
+        slow: list[int] = []
+        for i, (_, raw) in enumerate(records):
+            table = None
+            if raw and raw[:1] == b"{" and _HAS_ATTRIBUTES not in raw:
+                table = _parse(raw)
+            if table is None or table.num_rows == 0:
+                slow.append(i)
+            else:
+                parsed.append((i, table))
+        fast = self._fast(records, parsed, slow)
+        checked = self.exact.validate([records[i] for i in sorted(slow)])
+        tables = [fast] if fast is not None else []
+        if checked.events:
+            tables.append(_from_events(checked.events, checked.sources))
+        table = pa.concat_tables(tables) if tables else WIRE_SCHEMA.empty_table()
+        return Decoded(with_latency(table) if table.num_rows else table, checked.dead)
 
-    def _decode_record(self, source: Source, raw: bytes, out: Decoded) -> None:
-        def dead(index: int, reason: str, detail: str, obj: Any, payload: bytes) -> None:
-            out.dead.append(DeadLetter(source, index, reason, detail, _event_id_of(obj), payload))
-
-        if raw is None:
-            dead(-1, "not_an_event", "empty record", None, b"")
-            return
-        head = raw.lstrip()[:1]
-        if head not in (b"[", b"{"):
-            try:
-                pydantic_core.from_json(raw)
-            except ValueError as exc:
-                dead(-1, "malformed_json", str(exc)[:MAX_DETAIL_CHARS], None, raw)
-                return
-            dead(-1, "not_an_event", "a record is a JSON object or an array of objects", None, raw)
-            return
-        try:
-            items = _LIST.validate_json(raw) if head == b"[" else [_ONE.validate_json(raw)]
-            bad: dict[int, list[Any]] = {}
-            if not items:
-                dead(-1, "not_an_event", "an empty array holds no event", None, raw)
-                return
-        except ValidationError as exc:
-            errors = exc.errors(include_input=False, include_url=False)
-            if any(e["type"] == "json_invalid" for e in errors):
-                dead(-1, "malformed_json", errors[0].get("msg", "invalid JSON")[:MAX_DETAIL_CHARS], None, raw)
-                return
-            parsed = pydantic_core.from_json(raw, allow_inf_nan=True)
-            elements = parsed if isinstance(parsed, list) else [parsed]
-            bad = {}
-            for err in errors:
-                loc = err.get("loc", ())
-                index = loc[0] if head == b"[" and loc and isinstance(loc[0], int) else 0
-                trimmed = dict(err)
-                trimmed["loc"] = loc[1:] if head == b"[" else loc
-                bad.setdefault(index, []).append(trimmed)
-            good_elements = [el for i, el in enumerate(elements) if i not in bad]
-            items = _LIST.validate_python(good_elements) if good_elements else []
-            for index in sorted(bad):
-                element = elements[index] if index < len(elements) else None
-                if not isinstance(element, dict):
-                    dead(index, "not_an_event", "array element is not a JSON object", element, _dump(element))
-                    continue
-                reason, detail = _describe(bad[index])
-                dead(index, reason, detail, element, _dump(element))
-        good_index = [i for i in range(len(items) + len(bad)) if i not in bad]
-        low = source.timestamp_ms - self.max_age_ms
-        high = source.timestamp_ms + self.max_future_ms
-        for index, event in zip(good_index, items, strict=True):
-            problem = _cross_field(event, low, high)
-            if problem is not None:
-                dead(index, problem[0], problem[1], event, _dump(event))
-                continue
-            out.events.append(event)
-            out.sources.append((source.partition, source.offset))
+    def _fast(self, records: list[tuple[Source, bytes]], parsed: list[tuple[int, pa.Table]],
+              slow: list[int]) -> pa.Table | None:  # fmt: skip
+        """The parsed records' rows, minus the records with a row the contract rejects (sent to ``slow``)."""
+        if not parsed:
+            return None
+        table = pa.concat_tables([t for _, t in parsed])
+        sizes = np.array([t.num_rows for _, t in parsed])
+        owner = np.repeat(np.arange(len(parsed)), sizes)
+        sources = [records[i][0] for i, _ in parsed]
+        record_ts = np.array([s.timestamp_ms for s in sources], dtype=np.int64)[owner]
+        bad = row_problems(table, record_ts, self.max_age_ms, self.max_future_ms)
+        if bad.any():
+            bad_records = np.unique(owner[bad])
+            slow.extend(parsed[k][0] for k in bad_records.tolist())
+            keep = ~np.isin(owner, bad_records)
+            table = table.filter(pa.array(keep))
+            owner = owner[keep]
+        partitions = np.array([s.partition for s in sources], dtype=np.uint32)[owner]
+        offsets = np.array([s.offset for s in sources], dtype=np.uint64)[owner]
+        n = table.num_rows
+        empty_maps = pa.MapArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)),
+                                             pa.array([], pa.string()), pa.array([], pa.string()))  # fmt: skip
+        return (table.append_column("attributes", empty_maps)
+                .append_column("kafka_partition", pa.array(partitions))
+                .append_column("kafka_offset", pa.array(offsets)))  # fmt: skip
 
 
-def _cross_field(event: dict[str, Any], low: int, high: int) -> tuple[str, str] | None:
-    ts = event["ts_ms"]
-    if not low <= ts <= high:
-        return "timestamp_out_of_range", "ts_ms is too far from the record's time"
-    latency = event.get("latency_ms")
-    if latency is None:
-        end = event.get("end_ts_ms")
-        if end is None:
-            return "validation", "latency_ms or end_ts_ms is required"
-        if not 0 <= end - ts <= MAX_DURATION_MS:
-            return "validation", "end_ts_ms must be within a day after ts_ms"
-        event["latency_ms"] = float(end - ts)
-    return None
-
-
-def _dump(obj: Any) -> bytes:
-    try:
-        return pydantic_core.to_json(obj, inf_nan_mode="constants")
-    except Exception:  # not serialisable: keep its repr
-        return repr(obj).encode("utf-8", "replace")
+def _from_events(events: list[dict[str, object]], sources: list[tuple[int, int]]) -> pa.Table:
+    rows = [{**e, "kafka_partition": p, "kafka_offset": o} for e, (p, o) in zip(events, sources, strict=True)]
+    return pa.Table.from_pylist(rows, schema=WIRE_SCHEMA)

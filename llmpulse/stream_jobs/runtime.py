@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +23,35 @@ from llmpulse.settings import Settings
 from llmpulse.stream_jobs.alerts import LeaderAlerts
 from llmpulse.stream_jobs.chunks import ChunkPlanner
 from llmpulse.stream_jobs.pricing import PriceBook
-from llmpulse.stream_jobs.sink import CallSink, ChunkResult, Record, dead_letter_json
+from llmpulse.stream_jobs.sink import CallSink, Prepared, Record, dead_letter_json
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
+
+
+class Progress:
+    """Counts what the worker did and says so in the log every ``every_s`` seconds."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.every_s = every_s
+        self.records = self.events = self.dead = 0
+        self.prepare_s = self.write_s = 0.0
+        self._since = time.monotonic()
+
+    def add(self, records: int, events: int, dead: int, prepare_s: float, write_s: float) -> None:
+        self.records += records
+        self.events += events
+        self.dead += dead
+        self.prepare_s += prepare_s
+        self.write_s += write_s
+        elapsed = time.monotonic() - self._since
+        if elapsed >= self.every_s:
+            log.info("stored %d events (%.0f/s) from %d records, %d dead letters; busy preparing %.0f%%, "
+                     "writing %.0f%% of the time", self.events, self.events / elapsed, self.records, self.dead,
+                     100 * self.prepare_s / elapsed, 100 * self.write_s / elapsed)  # fmt: skip
+            self.records = self.events = self.dead = 0
+            self.prepare_s = self.write_s = 0.0
+            self._since = time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -42,7 +68,14 @@ class Runtime:
         self.alerts: LeaderAlerts | None = None
         self.planner: ChunkPlanner[FaustRecord] = ChunkPlanner(settings.calls_topic)
         self.stop = threading.Event()
+        # three threads: preparing chunk n+1 (Python, CPU) overlaps writing chunk n (ClickHouse, which
+        # releases the GIL); alert evaluation never holds up the sink
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmpulse-store")
+        self._prepare_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmpulse-prepare")
+        self._alerts_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmpulse-alerts")
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slots: asyncio.Semaphore | None = None
+        self.progress = Progress(every_s=10.0)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def open(self) -> None:
@@ -70,16 +103,21 @@ class Runtime:
 
     def close(self) -> None:
         self.stop.set()
-        self._pool.shutdown(wait=True)
+        for pool in (self._prepare_pool, self._alerts_pool, self._pool):
+            pool.shutdown(wait=True)
         if self._store is not None:
             self._store.close()
 
-    async def run(self, fn: Callable[..., R], *args: Any) -> R:
+    async def run(self, fn: Callable[..., R], *args: Any, pool: ThreadPoolExecutor | None = None) -> R:
+        """Run blocking work off the event loop (default: the store thread)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, fn, *args)
+        return await loop.run_in_executor(pool or self._pool, fn, *args)
+
+    async def run_alerts(self) -> int:
+        return await self.run(self.evaluate_alerts, pool=self._alerts_pool)
 
     def evaluate_alerts(self) -> int:
-        """The leader's periodic alert evaluation (runs in the store thread)."""
+        """The leader's periodic alert evaluation (runs in its own thread)."""
         if self.alerts is None:
             return 0
         try:
@@ -101,8 +139,9 @@ class Runtime:
         events: Sequence[Any],
         ack: Callable[[Any], Awaitable[Any]],
         send_dead: Callable[[list[bytes]], Awaitable[Any]],
-    ) -> list[ChunkResult]:
-        """One stream batch: cut chunks, write them, dead-letter what is bad, ack what is stored."""
+    ) -> None:
+        """One stream batch: cut chunks and prepare them; their writes finish in the background (at most
+        two at a time), and only then are their dead letters sent and their records acknowledged."""
         sink = self.sink
         if sink is None:
             raise RuntimeError("runtime not opened")
@@ -124,15 +163,40 @@ class Runtime:
                     log.info("partition %d: re-cutting %d recorded chunk(s) after a restart", partition, len(ranges))
                 self.planner.start_partition(partition, ranges)
             ready.extend(self.planner.add(partition, recs))
-        results = []
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(2)
         for chunk in ready:
-            result = await self.run(sink.write_chunk, chunk)
+            started = time.monotonic()
+            prepared = await self.run(sink.prepare, chunk, pool=self._prepare_pool)
+            busy = time.monotonic() - started
+            await self._slots.acquire()
+            task = asyncio.create_task(self._finish(prepared, busy, ack, send_dead))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _finish(self, prepared: Prepared, busy: float, ack: Callable[[Any], Awaitable[Any]],
+                      send_dead: Callable[[list[bytes]], Awaitable[Any]]) -> None:  # fmt: skip
+        sink = self.sink
+        assert sink is not None
+        chunk = prepared.chunk
+        try:
+            started = time.monotonic()
+            result = await self.run(sink.store_chunk, prepared)
+            self.progress.add(len(chunk.items), result.events, len(result.dead), busy, time.monotonic() - started)
             if result.dead:
                 await send_dead([dead_letter_json(d) for d in sink.redacted(result.dead)])
             for rec in chunk.items:
                 await ack(rec.event)
-            results.append(result)
-        return results
+        except Exception:  # the records stay unacknowledged: they come again after a restart
+            log.exception("chunk %s was not stored; its records stay unacknowledged", chunk.token)
+        finally:
+            if self._slots is not None:
+                self._slots.release()
+
+    async def drain(self) -> None:
+        """Wait for the writes in flight (tests, shutdown)."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
 
 
 def _redactors() -> tuple[Any, Any]:

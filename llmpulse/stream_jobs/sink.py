@@ -60,6 +60,17 @@ class ChunkResult:
 
 
 @dataclass
+class Prepared:
+    """A chunk decoded and turned into tables, ready to be written (or, with ``error``, to be rejected)."""
+
+    chunk: Chunk[Record]
+    records: list[tuple[Source, bytes]]
+    decoded: Decoded | None
+    tables: BatchTables | None
+    error: str = ""
+
+
+@dataclass
 class SinkStats:
     chunks: int = 0
     events: int = 0
@@ -104,22 +115,34 @@ class CallSink:
         return [(int(s), int(e)) for s, e in rows]
 
     def write_chunk(self, chunk: Chunk[Record]) -> ChunkResult:
+        """Prepare and store one chunk (the worker runs the two steps in different threads)."""
+        return self.store_chunk(self.prepare(chunk))
+
+    def prepare(self, chunk: Chunk[Record]) -> Prepared:
+        """Decode, validate, deduplicate and build the chunk's tables: CPU work, no I/O."""
         topic = chunk.topic
         records = [(Source(topic, r.partition, r.offset, r.timestamp_ms), r.value) for r in chunk.items]
         try:
             with gc_paused():
                 decoded = self.decoder.decode(records)
-                self._drop_duplicates(decoded)
+                self._drop_duplicates(decoded, topic)
                 tables = self._tables(decoded)
         except Exception as exc:  # a bug, not bad input (that is dead-lettered per event): keep the records
             log.exception("processing chunk %s failed: dead-lettering its records", chunk.token)
-            result = self._reject(chunk, records, "processing_error", f"{type(exc).__name__}: {exc}")
+            return Prepared(chunk, records, None, None, f"{type(exc).__name__}: {exc}")
+        return Prepared(chunk, records, decoded, tables)
+
+    def store_chunk(self, prepared: Prepared) -> ChunkResult:
+        """Write a prepared chunk (range first, then data, each with the chunk's token)."""
+        chunk, records, decoded = prepared.chunk, prepared.records, prepared.decoded
+        if decoded is None:
+            result = self._reject(chunk, records, "processing_error", prepared.error)
             self._count(result)
             return result
-        result = ChunkResult(chunk.token, len(decoded.events), decoded.dead)
+        result = ChunkResult(chunk.token, decoded.events, decoded.dead)
         for attempt in range(1, REJECT_ATTEMPTS + 1):
             try:
-                result.max_event_ts_ms = self._write(chunk, decoded, tables)
+                result.max_event_ts_ms = self._write(chunk, decoded, prepared.tables)
                 break
             except StoreError as exc:
                 if attempt == REJECT_ATTEMPTS:
@@ -136,27 +159,23 @@ class CallSink:
         self.stats.events += result.events
         self.stats.dead_letters.update(d.reason for d in result.dead)
 
-    def _drop_duplicates(self, decoded: Decoded) -> None:
-        fresh = self.recent.check_and_add([e["event_id"] for e in decoded.events])
-        if all(fresh):
+    def _drop_duplicates(self, decoded: Decoded, topic: str) -> None:
+        fresh = np.array(self.recent.check_and_add(decoded.table["event_id"].to_pylist()), dtype=bool)
+        if fresh.all():
             return
-        keep_events, keep_sources = [], []
-        for event, source, ok in zip(decoded.events, decoded.sources, fresh, strict=True):
-            if ok:
-                keep_events.append(event)
-                keep_sources.append(source)
-            else:
-                src = Source("", source[0], source[1], 0)
-                decoded.dead.append(DeadLetter(src, -1, "duplicate_event_id",
-                                               "an event with this event_id was seen already",
-                                               event["event_id"], orjson.dumps(event)))  # fmt: skip
-        decoded.events, decoded.sources = keep_events, keep_sources
+        for row in decoded.table.filter(pa.array(~fresh)).to_pylist():
+            src = Source(topic, row["kafka_partition"], row["kafka_offset"], 0)
+            event = {k: v for k, v in row.items() if v is not None and not k.startswith("kafka_")}
+            decoded.dead.append(DeadLetter(src, -1, "duplicate_event_id",
+                                           "an event with this event_id was seen already",
+                                           row["event_id"], orjson.dumps(event)))  # fmt: skip
+        decoded.table = decoded.table.filter(pa.array(fresh))
 
     def _tables(self, decoded: Decoded) -> BatchTables | None:
         if not decoded.events:
             return None
         s = self.settings
-        return build_tables(decoded.events, decoded.sources, self.prices, window_ms=s.window_seconds * 1000,
+        return build_tables(decoded.table, self.prices, window_ms=s.window_seconds * 1000,
                             max_name_chars=s.max_name_chars, max_text_chars=s.max_text_chars,
                             redact=self.redact, redact_attributes=self.redact_attributes)  # fmt: skip
 

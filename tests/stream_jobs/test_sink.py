@@ -85,8 +85,8 @@ def test_partial_write_is_completed_by_the_replay(store: Store) -> None:
     # the crash hit after the range and the raw rows were written, before the rollups
     decoded = sink.decoder.decode([(Source(TOPIC, r.partition, r.offset, r.timestamp_ms), r.value)
                                    for r in chunk.items])  # fmt: skip
-    tables = build_tables(decoded.events, decoded.sources, sink.prices, window_ms=60_000, max_name_chars=256,
-                          max_text_chars=1000, redact=None)  # fmt: skip
+    tables = build_tables(decoded.table, sink.prices, window_ms=60_000, max_name_chars=256, max_text_chars=1000,
+                          redact=None)  # fmt: skip
     store.insert("llm_sink_chunks", intent_of(chunk.start, chunk.end), chunk.token)
     store.insert("llm_calls", tables.calls, chunk.token)
     replay = sink_for(store)
