@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from llmpulse.bench.accuracy import max_relative_error
 from llmpulse.bench.traffic import generate, records
 from llmpulse.clickhouse import queries
 from llmpulse.clickhouse.chdb_store import ChdbStore
@@ -82,7 +83,8 @@ def query_store(path: Path, calls: int, prices_file: Path | None, progress: Call
             load(store, calls, prices_file, progress)
         stored = int(store.query("SELECT count() FROM llm_calls").scalar())
         result = time_queries(store)
+        accuracy = max_relative_error(store)
     finally:
         store.close()
     return {"query_store_calls": stored, "query_ms": {k: v["median_ms"] for k, v in result.items()},
-            "query_rows": {k: v["rows"] for k, v in result.items()}}  # fmt: skip
+            "query_rows": {k: v["rows"] for k, v in result.items()}, "accuracy_query_store": accuracy}  # fmt: skip

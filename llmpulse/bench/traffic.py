@@ -12,12 +12,22 @@ from llmpulse.producers.workload import Workload
 DAY_MS = 86_400_000
 
 
-def generate(n: int, seed: int = 11, *, allow_old: bool = False) -> list[dict[str, Any]]:
-    """``n`` wire dicts ending about now (``allow_old``: any span, for bulk-loaded stores)."""
+def generate(n: int, seed: int = 11, *, allow_old: bool = False, rate_eps: float | None = None) -> list[dict[str, Any]]:
+    """``n`` wire dicts ending about now (``allow_old``: any span, for bulk-loaded stores).
+
+    ``rate_eps`` re-times the events as if they had happened at that rate (the trace's own arrival rate is
+    ~150/min): what a system taking that many calls per second really sees, a few minutes of event time.
+    """
     workload = Workload(seed=seed)
     max_age = 10_000 * DAY_MS if allow_old else 30 * DAY_MS
     start = workload.start_ms_ending_now(n, max_age_ms=max_age)
-    return [e for batch in workload.batches(n, start_ms=start) for e in workload.to_wire(batch, start_ms=start)]
+    events = [e for batch in workload.batches(n, start_ms=start) for e in workload.to_wire(batch, start_ms=start)]
+    if rate_eps:
+        end = now_ms() - 1000
+        step = 1000.0 / rate_eps
+        for i, event in enumerate(events):
+            event["ts_ms"] = int(end - (n - 1 - i) * step)
+    return events
 
 
 def records(events: list[dict[str, Any]], per_record: int = 500) -> list[tuple[int, bytes]]:

@@ -97,3 +97,23 @@ def test_fast_path_agrees_with_the_exact_validator(change: dict) -> None:
     exact = ExactValidator(86_400_000, 3_600_000).validate([(SRC, value)])
     assert fast.events == len(exact.events)
     assert [d.reason for d in fast.dead] == [d.reason for d in exact.dead]
+
+
+def test_many_records_parsed_together_keep_their_sources() -> None:
+    records = []
+    for offset in range(5):
+        events = [good(team=f"t{offset}", event_id=f"{offset}-{i}") for i in range(offset + 1)]
+        records.append((Source("llm.calls", offset % 2, offset, NOW), pack(events).records[0][0]))
+    records.append((Source("llm.calls", 1, 9, NOW), orjson.dumps([good(team="array")])))
+    out = decoder().decode(records)
+    rows = out.table.select(["team", "kafka_partition", "kafka_offset"]).to_pylist()
+    expected = [{"team": f"t{o}", "kafka_partition": o % 2, "kafka_offset": o} for o in range(5) for _ in range(o + 1)]
+    assert rows == [*expected, {"team": "array", "kafka_partition": 1, "kafka_offset": 9}]
+
+
+def test_one_bad_record_among_many_costs_only_itself() -> None:
+    records = [(Source("llm.calls", 0, o, NOW), pack([good(event_id=f"e{o}")]).records[0][0]) for o in range(4)]
+    records[2] = (records[2][0], orjson.dumps({**good(event_id="bad"), "team": 5}))
+    out = decoder().decode(records)
+    assert sorted(out.table["event_id"].to_pylist()) == ["e0", "e1", "e3"]
+    assert [(d.event_id, d.reason) for d in out.dead] == [("bad", "validation")]
