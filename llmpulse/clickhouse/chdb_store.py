@@ -63,7 +63,10 @@ class ChdbStore(Store):
         if data.num_rows == 0:
             return
         cols = ", ".join(check_ident(c) for c in data.column_names)
-        settings = f" SETTINGS insert_deduplication_token='{check_token(dedup_token)}'" if dedup_token else ""
+        # blocks arrive unique and pre-aggregated: skip the merge-on-insert pass (it costs a third of the time)
+        settings = " SETTINGS optimize_on_insert = 0"
+        if dedup_token:
+            settings += f", insert_deduplication_token = '{check_token(dedup_token)}'"
         arrow_data = data  # referenced by name from the SQL below (chdb's Python() table function)
         sql = f"INSERT INTO {check_ident(table)} ({cols}){settings} SELECT {cols} FROM Python(arrow_data)"
         with self._lock:

@@ -65,7 +65,9 @@ class ServerStore(Store):
     def insert(self, table: str, data: pa.Table, dedup_token: str | None = None) -> None:
         if data.num_rows == 0:
             return
-        settings = {"insert_deduplication_token": check_token(dedup_token)} if dedup_token else None
+        settings: dict[str, Any] = {"optimize_on_insert": 0}
+        if dedup_token:
+            settings["insert_deduplication_token"] = check_token(dedup_token)
         with self._lock:
             try:
                 self._client.insert_arrow(check_ident(table), data, settings=settings)

@@ -66,7 +66,7 @@ def create_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.Ap
         broker_heartbeat_interval=0.5,
         broker_max_poll_interval=60.0,
         broker_commit_interval=1.0,
-        stream_buffer_maxsize=max(4 * settings.batch_max_records, 4096),
+        stream_buffer_maxsize=2 * settings.batch_max_records,
         producer_compression_type="lz4",
     )
     app.runtime = runtime

@@ -25,6 +25,8 @@ from llmpulse.stream_jobs.wire import ATTRIBUTES, NAME_FIELDS, TOKEN_FIELDS
 
 #: name-like fields and their defaults ('' when absent)
 NAME_DEFAULTS: dict[str, str] = {name: "" for name in NAME_FIELDS} | {"operation": "chat", "environment": "production"}
+LOW_CARDINALITY = ("provider", "request_model", "response_model", "operation", "error_type", "finish_reason",
+                   "app", "team", "environment")  # fmt: skip
 MAX_ATTRIBUTES = 64
 MAX_ATTRIBUTE_CHARS = 1024
 TS = pa.timestamp("ms", tz="UTC")
@@ -143,22 +145,23 @@ def build_tables(
     prompts = _texts(wire["prompt"].combine_chunks(), "prompt", max_text_chars, redact, flags, pii)
     responses = _texts(wire["response"].combine_chunks(), "response", max_text_chars, redact, flags, pii)
     attributes = _attributes(wire["attributes"].combine_chunks(), redact_attributes, flags, pii)
+    low = {f: names[f].dictionary_encode() for f in LOW_CARDINALITY}  # ClickHouse LowCardinality takes these as is
     calls = pa.table({
         "event_id": wire["event_id"],
         "ts": pa.array(ts, TS),
         "latency_ms": wire["latency_ms"],
         "ttft_ms": ttft_col,
-        "provider": names["provider"], "model": names["request_model"],
-        "response_model": names["response_model"], "operation": names["operation"],
+        "provider": low["provider"], "model": low["request_model"],
+        "response_model": low["response_model"], "operation": low["operation"],
         "streaming": pc.fill_null(wire["streaming"], False),
         "status": pa.DictionaryArray.from_arrays(pa.array(is_error.astype(np.int8)), pa.array(["ok", "error"])),
-        "error_type": names["error_type"], "finish_reason": names["finish_reason"],
+        "error_type": low["error_type"], "finish_reason": low["finish_reason"],
         **{f: pa.array(tokens[f].astype(np.uint32)) for f in TOKEN_FIELDS},
         "cost_usd": decimal_from_units(cost_units, 18, 12, priced),
-        "price_status": pa.array(np.asarray(price_status, dtype=object), pa.string()),
+        "price_status": pa.array(np.asarray(price_status, dtype=object), pa.string()).dictionary_encode(),
         "client_cost_usd": wire["client_cost_usd"],
-        "app": names["app"], "team": names["team"], "user_id": names["user_id"],
-        "session_id": names["session_id"], "environment": names["environment"],
+        "app": low["app"], "team": low["team"], "user_id": names["user_id"],
+        "session_id": names["session_id"], "environment": low["environment"],
         "attributes": attributes,
         "prompt": prompts, "response": responses,
         "pii_detections": pa.array(np.minimum(pii, 65535).astype(np.uint16)),
