@@ -41,7 +41,9 @@ class Settings(BaseSettings):
 
     # Stream jobs.
     window_seconds: int = Field(60, ge=1)
-    batch_max_records: int = Field(200, ge=1, description="Kafka records per stream batch (each holds up to producer_batch_events events)")
+    batch_max_records: int = Field(
+        200, ge=1, description="Kafka records per stream batch (each holds up to producer_batch_events events)"
+    )
     batch_within_s: float = Field(1.0, gt=0)
     max_event_age_s: int = Field(30 * 86400, description="older events go to the dead-letter topic")
     max_event_future_s: int = Field(3600, description="events further ahead go to the dead-letter topic")

@@ -132,7 +132,8 @@ class Stack:
         consumer = Consumer(consumer_config(self.bootstrap, self.settings.consumer_group, self.settings))
         try:
             meta = consumer.list_topics(self.settings.calls_topic, timeout=10)
-            parts = [TopicPartition(self.settings.calls_topic, p) for p in meta.topics[self.settings.calls_topic].partitions]
+            topic = self.settings.calls_topic
+            parts = [TopicPartition(topic, p) for p in meta.topics[topic].partitions]
             committed = consumer.committed(parts, timeout=10)
             total = 0
             for tp in committed:

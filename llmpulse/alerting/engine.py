@@ -211,7 +211,13 @@ class AlertEngine:
                     detection = slot.detector.update(window[0], float(value))
                     slot.learned += 1
                     signal = detection_signal(
-                        detection, float(value), rule.direction, slot.learned, warmup, anomaly.outside_band
+                        detection,
+                        float(value),
+                        rule.direction,
+                        slot.learned,
+                        warmup,
+                        anomaly.outside_band,
+                        open_incident=self.state.lifecycle.is_open(key),
                     )
                     events += self._observe(key, ref, signal, policy, window, value, detection)
         return events

@@ -57,6 +57,13 @@ def threshold_signal(
     return Signal.CLEAR
 
 
+def _outside_band(detection: Detection, value: float, direction: Literal["up", "down", "both"]) -> bool:
+    """The value is outside the detector's normal band on a watched side (False without a band)."""
+    above = detection.upper is not None and value > detection.upper
+    below = detection.lower is not None and value < detection.lower
+    return {"up": above, "down": below, "both": above or below}[direction]
+
+
 def detection_signal(
     detection: Detection,
     value: float,
@@ -64,20 +71,25 @@ def detection_signal(
     learned: int,
     warmup: int,
     outside_band: bool = True,
+    open_incident: bool = False,
 ) -> Signal:
     """BREACH when the detector flags the point after its warm-up, it moved the watched way, and (with
     ``outside_band``) the value itself is outside the detector's normal band, so the alert never reads
-    "latency 4,300 ms, normal 2,900 to 5,000"."""
+    "latency 4,300 ms, normal 2,900 to 5,000".
+
+    While an incident is open (``open_incident``), a value still outside the band on a watched side is
+    still a BREACH even when the detector no longer flags it: a spike detector flags the start of a
+    change, and its score fades while the change lasts. So the alert resolves once the value is back in
+    the normal band, not while the incident goes on."""
+    if open_incident and not detection.warming_up and _outside_band(detection, value, direction):
+        return Signal.BREACH
     if not detection.anomalous or detection.warming_up or learned < warmup:
         return Signal.CLEAR
     if direction != "both" and detection.direction is not None and detection.direction != direction:
         return Signal.CLEAR
     if outside_band:
-        above = detection.upper is not None and value > detection.upper
-        below = detection.lower is not None and value < detection.lower
         has_band = detection.upper is not None or detection.lower is not None
-        watched = {"up": above, "down": below, "both": above or below}[direction]
-        if has_band and not watched:
+        if has_band and not _outside_band(detection, value, direction):
             return Signal.CLEAR
     return Signal.BREACH
 

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from llmpulse.kafka.config import consumer_config
 from llmpulse.kafka.records import unpack
@@ -87,11 +87,12 @@ def raw_consume_eps(bootstrap: str, settings: Settings, expected_events: int) ->
         for msg in consumer.consume(1000, timeout=1.0):
             if not t0:
                 t0 = time.perf_counter()  # from the first record: group set-up is not consuming
-            if msg.error():
-                if msg.error().code() == msg.error()._PARTITION_EOF:
-                    eof.add(msg.partition())
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    eof.add(msg.partition() or 0)
                 continue
-            events += len(unpack(msg.value()))
+            events += len(unpack(msg.value() or b""))
     elapsed = time.perf_counter() - t0
     consumer.close()
     return {"raw_consume_eps": round(events / elapsed), "raw_consume_events": events,

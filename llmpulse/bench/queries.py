@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import time
 from collections.abc import Callable
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any

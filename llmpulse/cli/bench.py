@@ -76,9 +76,11 @@ def run(args: argparse.Namespace) -> int:
                                                           f"{s[1]:.0f} MiB, lag {s[2]} records")))  # fmt: skip
         if args.query_calls > 0:
             with console.status(f"query store with {args.query_calls:,} calls…") as status:
-                result.update(queries.query_store(work / "query-store", args.query_calls, example_prices(),
-                                                  lambda done: status.update(f"loading the query store: "
-                                                                             f"{done:,}/{args.query_calls:,}")))  # fmt: skip
+
+                def loaded(done: int) -> None:
+                    status.update(f"loading the query store: {done:,}/{args.query_calls:,}")
+
+                result.update(queries.query_store(work / "query-store", args.query_calls, example_prices(), loaded))
         errors = [result["accuracy_pipeline"]["p99_rel_error_max"]]
         if "accuracy_query_store" in result:
             errors.append(result["accuracy_query_store"]["p99_rel_error_max"])

@@ -6,8 +6,8 @@ import argparse
 import shutil
 import sys
 import time
-from importlib import resources
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        description="Start the embedded stack (Kafka-protocol broker, a stream worker, the "
                                    "ClickHouse engine), replay a real production trace (Azure LLM inference "
                                    "trace 2023, CC-BY 4.0) as LLM call events with models, teams, latencies, "
-                                   "errors and a few malformed records, wait until everything is stored, and "
-                                   "print per-model latency percentiles and per-team cost from ClickHouse.")  # fmt: skip
+                                   "errors and a few malformed records, wait until everything is stored, "
+                                   "and print per-model latency percentiles and per-team cost from "
+                                   "ClickHouse.")  # fmt: skip
     p.add_argument("--events", type=int, default=None,
                    help="events to replay (default: the whole trace; more repeats it, shifted in time)")
     p.add_argument("--speedup", type=float, default=None,

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
             stack.start_worker()
             stack.wait_worker_ready()
             print(f"llmpulse is up: Kafka at {bootstrap} (topic {settings.calls_topic}), store "
-                  f"{settings.clickhouse_url and 'ClickHouse server' or settings.data_dir}; logs in {stack.log_dir}. "
+                  f"{(settings.clickhouse_url and 'ClickHouse server') or settings.data_dir}; logs in {stack.log_dir}. "
                   "Ctrl-C stops.", flush=True)  # fmt: skip
             while not stop.wait(1.0):
                 for proc in stack.workers:

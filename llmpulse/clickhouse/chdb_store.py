@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,5 @@ class ChdbStore(Store):
         del arrow_data
 
     def close(self) -> None:
-        with self._lock:
-            try:
-                self._session.close()
-            except Exception:  # closing twice is harmless
-                pass
+        with self._lock, contextlib.suppress(Exception):  # closing twice is harmless
+            self._session.close()

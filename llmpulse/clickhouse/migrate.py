@@ -28,7 +28,8 @@ def migration_files() -> list[tuple[int, str, str]]:
 
 def split_statements(sql: str) -> list[str]:
     """Statements are separated by lines holding only ';' (function bodies may contain ';'-free SQL)."""
-    chunks, current = [], []
+    chunks: list[str] = []
+    current: list[str] = []
     for line in sql.splitlines():
         if line.strip() == ";":
             chunks.append("\n".join(current))

@@ -36,6 +36,7 @@ def pack(events: Sequence[dict[str, Any]], max_bytes: int = MAX_RECORD_BYTES) ->
     out = Packed()
     if not events:
         return out
+    whole: bytes | None
     try:
         whole = b"\n".join([orjson.dumps(e, option=_OPTIONS) for e in events])
         if any(not isinstance(e, dict) for e in events):

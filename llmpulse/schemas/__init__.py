@@ -6,6 +6,6 @@ from llmpulse.schemas.rollup import RollupRow
 
 __all__ = ["SCHEMA_VERSION", "FeedbackEvent", "LLMCallEvent", "RollupRow", "topics"]
 
-from llmpulse.schemas.alert import AlertEvent  # noqa: E402
+from llmpulse.schemas.alert import AlertEvent
 
 __all__ += ["AlertEvent"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, Required
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from typing_extensions import Required, TypedDict
+from typing_extensions import TypedDict
 
 SCHEMA_VERSION: Final = 1
 MAX_TOKENS = 100_000_000  # per call; more is not a real LLM call but a bug or an attack

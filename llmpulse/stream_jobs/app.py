@@ -85,7 +85,8 @@ def create_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.Ap
 
     @app.agent(calls, name="calls")  # type: ignore[untyped-decorator]
     async def process_calls(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_max_records, within=settings.batch_within_s):
+        batches = stream.take_events(settings.batch_max_records, within=settings.batch_within_s)  # type: ignore[attr-defined]
+        async for events in batches:
             await runtime.handle_calls(events, stream.ack, send_dead)
 
     return app

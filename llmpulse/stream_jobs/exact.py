@@ -24,7 +24,7 @@ from llmpulse.schemas.call import (
 
 CallWire = wire_typeddict(LLMCallEvent, WIRE_REQUIRED_CALL_FIELDS)
 _LIST = TypeAdapter(list[CallWire])  # type: ignore[valid-type]
-_ONE = TypeAdapter(CallWire)
+_ONE: TypeAdapter[Any] = TypeAdapter(CallWire)
 
 MAX_DETAIL_CHARS = 500
 

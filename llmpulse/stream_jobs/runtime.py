@@ -186,7 +186,7 @@ class Runtime:
             if result.dead:
                 await send_dead([dead_letter_json(d) for d in sink.redacted(result.dead)])
             for rec in chunk.items:
-                await ack(rec.event)
+                await ack(getattr(rec, "event", None))
         except Exception:  # the records stay unacknowledged: they come again after a restart
             log.exception("chunk %s was not stored; its records stay unacknowledged", chunk.token)
         finally:

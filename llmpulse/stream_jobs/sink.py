@@ -26,7 +26,7 @@ from llmpulse.clickhouse.store import Store
 from llmpulse.settings import Settings
 from llmpulse.stream_jobs.batch import BatchTables, Redact, build_tables, gc_paused
 from llmpulse.stream_jobs.chunks import Chunk
-from llmpulse.stream_jobs.decode import Decoded, DeadLetter, Decoder, Source
+from llmpulse.stream_jobs.decode import DeadLetter, Decoded, Decoder, Source
 from llmpulse.stream_jobs.dedup import RecentIds
 from llmpulse.stream_jobs.pricing import PriceBook
 

@@ -32,7 +32,8 @@ def test_contract_columns(store: Store) -> None:
             "input_tokens", "output_tokens", "cost_usd"} <= calls  # fmt: skip
     view = {r[0] for r in store.query("DESCRIBE TABLE llm_rollups_1m_v").rows}
     assert {"window_start", "provider", "model", "app", "team", "requests", "errors", "latency_p50_ms",
-            "latency_p95_ms", "latency_p99_ms", "ttft_p95_ms", "input_tokens", "output_tokens", "cost_usd"} <= view  # fmt: skip
+            "latency_p95_ms", "latency_p99_ms", "ttft_p95_ms", "input_tokens", "output_tokens",
+            "cost_usd"} <= view  # fmt: skip
 
 
 def test_insert_with_token_is_idempotent_and_values_are_binary(store: Store) -> None:

@@ -22,7 +22,7 @@ def decoder() -> Decoder:
     return Decoder(max_age_ms=86_400_000, max_future_ms=3_600_000)
 
 
-def reasons(out) -> list[tuple[int, str]]:  # noqa: ANN001
+def reasons(out) -> list[tuple[int, str]]:
     return [(d.item_index, d.reason) for d in out.dead]
 
 
@@ -35,7 +35,7 @@ def test_ndjson_record_takes_the_fast_path() -> None:
 
 
 @pytest.mark.parametrize("encode", [orjson.dumps, lambda evs: b"\n".join(orjson.dumps(e) for e in evs)])
-def test_only_bad_elements_are_dead_letters(encode) -> None:  # noqa: ANN001
+def test_only_bad_elements_are_dead_letters(encode) -> None:
     elements = [good(), {"provider": "x"}, 7, {**good(), "schema_version": 9}, {**good(), "input_tokens": -1},
                 {**good(), "ts_ms": NOW - 10 * 365 * 86_400_000}, good()]  # fmt: skip
     out = decoder().decode([(SRC, encode(elements))])
