@@ -153,14 +153,22 @@ class ExactValidator:
 
 
 def _is_ndjson(raw: bytes | None) -> bool:
-    """Several JSON objects, one per line (one object pretty-printed over several lines is not)."""
+    """Several JSON objects, one per line: the record as a whole is not JSON, but some of its lines are
+    objects (a pretty-printed object, or a broken one with newlines in it, is one record, not lines)."""
     if not raw or raw.lstrip()[:1] != b"{" or b"\n" not in raw.strip():
         return False
     try:
         pydantic_core.from_json(raw, allow_inf_nan=True)
     except ValueError:
-        return True
+        return any(_is_object(line) for line in raw.split(b"\n"))
     return False
+
+
+def _is_object(line: bytes) -> bool:
+    try:
+        return isinstance(pydantic_core.from_json(line, allow_inf_nan=True), dict)
+    except ValueError:
+        return False
 
 
 def _cross_field(event: dict[str, Any], low: int, high: int) -> tuple[str, str] | None:

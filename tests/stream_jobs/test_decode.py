@@ -117,3 +117,11 @@ def test_one_bad_record_among_many_costs_only_itself() -> None:
     out = decoder().decode(records)
     assert sorted(out.table["event_id"].to_pylist()) == ["e0", "e1", "e3"]
     assert [(d.event_id, d.reason) for d in out.dead] == [("bad", "validation")]
+
+
+def test_ndjson_with_a_bad_line_and_a_broken_object_with_newlines() -> None:
+    ndjson = orjson.dumps(good(event_id="a")) + b"\n{broken\n" + orjson.dumps(good(event_id="b"))
+    broken = b'{"prompt": "first line\nsecond line'
+    out = decoder().decode([(SRC, ndjson), (SRC, broken)])
+    assert sorted(out.table["event_id"].to_pylist()) == ["a", "b"]
+    assert [(d.item_index, d.reason) for d in out.dead] == [(1, "malformed_json"), (-1, "malformed_json")]

@@ -37,7 +37,8 @@ class ResidualScale:
 
     def __init__(self, window: int, min_relative: float) -> None:
         self._median_abs = stats.RollingQuantile(0.5, window)
-        self._mean_abs = stats.EWMean(fading_factor=2.0 / (window + 1))
+        self._fading = 2.0 / (window + 1)
+        self._mean_abs = 0.0
         self._count = 0
         self.min_relative = min_relative
 
@@ -50,9 +51,11 @@ class ResidualScale:
         if not self._count:
             return floor
         robust = MAD_TO_STD * (self._median_abs.get() or 0.0)
-        return max(robust, self._mean_abs.get(), floor)
+        return max(robust, self._mean_abs, floor)
 
     def learn_one(self, residual: float) -> None:
         self._median_abs.update(abs(residual))
-        self._mean_abs.update(abs(residual))
         self._count += 1
+        # the plain mean of the residuals so far until there are about `window` of them, then an EW mean
+        weight = max(1.0 / self._count, self._fading)
+        self._mean_abs += weight * (abs(residual) - self._mean_abs)
