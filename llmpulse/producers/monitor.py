@@ -4,7 +4,7 @@ Caller's thread: ``record()`` appends to a bounded deque and returns (no seriali
 network, no per-call wake-up). When the deque is full the event is dropped and counted.
 
 Sender thread: every ``linger_ms`` (or as soon as a full batch is waiting) it takes up to
-``batch_events`` events, turns models into wire dicts (``to_wire()``), packs them into JSON-array
+``batch_events`` events, turns models into wire dicts (``to_wire()``), packs them into NDJSON
 record values under the broker's size limit (``llmpulse.kafka.records.pack``) and produces them with
 an idempotent confluent-kafka producer (null key: records spread over partitions). Delivery reports
 count delivered/failed events. While the broker is down, librdkafka's queue (bounded) and then the

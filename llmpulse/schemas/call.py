@@ -1,7 +1,8 @@
 """The LLM call event: one per LLM request, the unit everything else is computed from.
 
-Wire format: a Kafka record's value is either one event as a JSON object or a JSON array of events
-(producers batch many events into one record; that is what makes 50k events/s affordable in Faust).
+Wire format: a Kafka record's value is one event as a JSON object, newline-delimited JSON objects (NDJSON,
+what ``Monitor`` sends), or a JSON array of events. Producers batch many events into one record; that is
+what makes 50k events/s affordable in Faust.
 Field names follow the OTel GenAI semantic conventions where one exists (see ``otel.py``).
 """
 

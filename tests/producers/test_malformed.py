@@ -110,9 +110,9 @@ def test_the_stream_job_gives_the_same_reasons(records: list[tuple[str, bytes]])
     decoder = Decoder(MAX_AGE_MS, MAX_FUTURE_MS)
     for j, (reason, raw) in enumerate(records):
         decoded = decoder.decode([(Source("llm.calls", 0, j, NOW), raw)])
-        fresh = RecentIds().check_and_add([e["event_id"] for e in decoded.events])
+        fresh = RecentIds().check_and_add(decoded.table["event_id"].to_pylist())
         got = [d.reason for d in decoded.dead] + ["duplicate_event_id" for ok in fresh if not ok]
         assert got == [reason], (KINDS[j % len(KINDS)][0], raw[:200], decoded.dead)
         elements = orjson.loads(raw) if raw.startswith(b"[") else None
         if elements is not None:
-            assert len(decoded.events) == len(elements) - (0 if reason == "duplicate_event_id" else 1)
+            assert decoded.events == len(elements) - (0 if reason == "duplicate_event_id" else 1)

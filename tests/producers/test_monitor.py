@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from llmpulse.kafka import EmbeddedBroker, ensure_topics
+from llmpulse.kafka.records import unpack
 from llmpulse.producers import Monitor, MonitorConfigError
 from llmpulse.schemas.call import FeedbackEvent, LLMCallEvent
 from llmpulse.settings import Settings
@@ -67,7 +67,7 @@ def time_records(monitor: Monitor, n: int, start: int = 0) -> list[float]:
 
 
 @pytest.mark.integration
-def test_events_arrive_as_json_arrays_with_exact_counts(kafka_bootstrap: str, fresh_topic: str) -> None:
+def test_events_arrive_as_ndjson_records_with_exact_counts(kafka_bootstrap: str, fresh_topic: str) -> None:
     model_events = [
         LLMCallEvent(provider="anthropic", request_model="claude-sonnet-4", latency_ms=900.0, team="ads")
         for _ in range(345)
@@ -85,8 +85,9 @@ def test_events_arrive_as_json_arrays_with_exact_counts(kafka_bootstrap: str, fr
     assert stats["buffered"] == 0
     assert accounted(stats) == 2345
     records = read_records(kafka_bootstrap, fresh_topic, min_records=5)
-    decoded = [orjson.loads(value) for _, value in records]
-    assert all(isinstance(batch, list) and 1 <= len(batch) <= 500 for batch in decoded)
+    decoded = [unpack(value) for _, value in records]
+    assert all(b"\n" in value or len(unpack(value)) == 1 for _, value in records)  # NDJSON records
+    assert all(1 <= len(batch) <= 500 for batch in decoded)
     events = [event for batch in decoded for event in batch]
     assert len(events) == 2345
     ids = {event["event_id"] for event in events}
@@ -121,7 +122,7 @@ def test_flush_sends_a_partial_batch_and_stats_add_up(kafka_bootstrap: str, fres
     finally:
         assert monitor.close() == 0
     records = read_records(kafka_bootstrap, fresh_topic, min_records=1)
-    assert [len(orjson.loads(value)) for _, value in records] == [7]
+    assert [len(unpack(value)) for _, value in records] == [7]
 
 
 @pytest.mark.integration
@@ -223,7 +224,7 @@ def test_a_batch_too_large_for_one_record_is_split(kafka_bootstrap: str, fresh_t
     records = read_records(kafka_bootstrap, fresh_topic, min_records=10)
     assert len(records) >= 10
     assert all(len(value) <= 100_000 for _, value in records)
-    assert sum(len(orjson.loads(value)) for _, value in records) == 500
+    assert sum(len(unpack(value)) for _, value in records) == 500
 
 
 @pytest.mark.integration
