@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from llmpulse.bench.accuracy import max_relative_error
-from llmpulse.bench.traffic import generate, records
+from llmpulse.bench.traffic import generate_chunks, records
 from llmpulse.clickhouse import queries
 from llmpulse.clickhouse.chdb_store import ChdbStore
 from llmpulse.clickhouse.migrate import migrate
@@ -33,9 +33,7 @@ def load(store: ChdbStore, calls: int, prices_file: Path | None, progress: Calla
     sink = CallSink(store, Settings(max_event_age_s=10**9), PriceBook(prices_file))
     done = 0
     offset = 0
-    events = generate(calls, seed=23, allow_old=True)
-    while done < calls:
-        part = events[done:done + LOAD_CHUNK]
+    for part in generate_chunks(calls, LOAD_CHUNK, seed=23):
         recs = [Record(0, offset + i, ts, value) for i, (ts, value) in enumerate(records(part))]
         sink.write_chunk(Chunk("bench.load", 0, offset, offset + len(recs), recs))
         offset += len(recs)

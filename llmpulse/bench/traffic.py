@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -28,6 +29,20 @@ def generate(n: int, seed: int = 11, *, allow_old: bool = False, rate_eps: float
         for i, event in enumerate(events):
             event["ts_ms"] = int(end - (n - 1 - i) * step)
     return events
+
+
+def generate_chunks(n: int, size: int, seed: int = 11) -> Iterator[list[dict[str, Any]]]:
+    """``n`` events ending about now, at the trace's own rate (weeks for millions), ``size`` at a time."""
+    workload = Workload(seed=seed)
+    start = workload.start_ms_ending_now(n, max_age_ms=10_000 * DAY_MS)
+    chunk: list[dict[str, Any]] = []
+    for batch in workload.batches(n, start_ms=start):
+        chunk.extend(workload.to_wire(batch, start_ms=start))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def records(events: list[dict[str, Any]], per_record: int = 500) -> list[tuple[int, bytes]]:
