@@ -6,6 +6,7 @@ import argparse
 import shutil
 import sys
 import time
+from datetime import datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import orjson
 from confluent_kafka import Producer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -90,11 +92,17 @@ def _replay(settings: Settings, workload: Workload, n: int, speedup: float, malf
 
 
 def incidents() -> tuple[Incident, ...]:
-    """What the demo breaks, in seconds of event time after the first event of the trace."""
+    """What the demo breaks, in seconds of event time after the first event of the trace.
+
+    The trace is bursty (from no calls to 600 in a minute), so the detectors need its first 20-odd minutes
+    to see 15 minutes with enough calls per model, provider and team (the demo's warm-up). Then one
+    incident after another, five minutes each, in busy minutes of the trace; its quiet last quarter lets
+    every alert resolve before the replay ends.
+    """
     return (
-        LatencySpike(model="gpt-4o-mini", start_s=25 * 60, end_s=31 * 60, factor=6.0),
-        ErrorBurst(provider="openai", start_s=36 * 60, end_s=41 * 60, rate=0.5),
-        RunawaySpend(team="growth", start_s=45 * 60, end_s=51 * 60),
+        RunawaySpend(team="growth", start_s=27 * 60, end_s=32 * 60),  # 30% of calls: Sonnet, 10x tokens
+        LatencySpike(model="gpt-4o-mini", start_s=33 * 60, end_s=38 * 60, factor=6.0),
+        ErrorBurst(provider="openai", start_s=38 * 60, end_s=43 * 60, rate=0.5),
     )
 
 
@@ -209,12 +217,19 @@ def _print(summary: dict[str, Any]) -> None:
         teams.add_column(col, justify="right" if col != "team" else "left")
     for r in summary["teams"]:
         teams.add_row(r["team"], str(r["requests"]), f"{float(Decimal(str(r['cost_usd']))):,.4f}", str(r["unpriced"]))
-    alerts = Table(title="Alerts (one row per incident)")
-    for col in ("kind", "metric", "dimensions", "fired at (window)", "resolved at"):
-        alerts.add_column(col)
+    alerts = Table(title="Alerts (one row per incident; windows in UTC)", box=box.SIMPLE_HEAD,
+                   caption="fired / resolved: start / end of the window; a budget resolves when its day ends",
+                   collapse_padding=True, pad_edge=False)  # fmt: skip
+    for col in ("kind", "metric", "dimensions", "fired", "resolved"):
+        alerts.add_column(col, no_wrap=col != "metric", justify="right" if col in ("fired", "resolved") else "left")
     for a in summary["alerts"]:
-        alerts.add_row(a["kind"], a["metric"], ", ".join(f"{k}={v}" for k, v in a["dimensions"].items()),
-                       a["fired_at"], a["resolved_at"] or "still firing")  # fmt: skip
+        metric = a["metric"]
+        if a["kind"] == "budget":  # which level of the budget (at80, at100, projected): in its dedup key
+            metric = f"{metric} ({a['dedup_key'].split(':')[2].rpartition('.')[2]})"
+        fired = datetime.fromisoformat(a["fired_at"]).strftime("%H:%M") if a["fired_at"] else "?"
+        resolved = datetime.fromisoformat(a["resolved_at"]).strftime("%H:%M") if a["resolved_at"] else "open"
+        alerts.add_row(a["kind"], metric, ", ".join(f"{k}={v}" for k, v in a["dimensions"].items()),
+                       fired, resolved)  # fmt: skip
     console.print(models)
     console.print(teams)
     console.print(alerts)

@@ -33,6 +33,11 @@ class ResidualScale:
     weighted mean absolute residual. The median ignores outliers; the mean remembers that a series is
     spiky (so its spikes are less surprising) and keeps the scale above zero for series that are flat
     most of the time. A small fraction of the level is the floor.
+
+    The mean is the plain mean of the residuals seen so far until there are about ``window`` of them
+    (then it fades): an exponential mean started from the first residual would stay near it for hundreds
+    of points, and a series whose first residuals are 0 (an error rate, mostly 0) would get a scale
+    near 0 and alert on its first ordinary error.
     """
 
     def __init__(self, window: int, min_relative: float) -> None:
@@ -59,3 +64,11 @@ class ResidualScale:
         # the plain mean of the residuals so far until there are about `window` of them, then an EW mean
         weight = max(1.0 / self._count, self._fading)
         self._mean_abs += weight * (abs(residual) - self._mean_abs)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Reads a state pickled before the mean was a plain float (a river ``EWMean``), as saved states are."""
+        mean = state.get("_mean_abs")
+        if isinstance(mean, stats.EWMean):
+            state["_fading"] = mean.fading_factor
+            state["_mean_abs"] = float(mean.get())
+        self.__dict__.update(state)

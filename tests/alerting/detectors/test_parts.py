@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 from llmpulse.alerting.detectors.baseline import MAD_TO_STD, ResidualScale, RollingLevel
 from llmpulse.alerting.detectors.likelihood import AnomalyLikelihood, tail_to_score
@@ -59,6 +60,32 @@ def test_scale_is_robust_yet_remembers_spikes() -> None:
         flat.learn_one(0.0 if i % 10 else 20.0)  # flat with a spike every 10 points
     assert flat.get(50.0) > 1.0  # the mean absolute residual keeps it above the zero median
     assert ResidualScale(window=10, min_relative=0.001).get(50.0) == 0.05  # floor before any data
+
+
+def test_scale_of_a_young_mostly_flat_series_is_the_mean_so_far() -> None:
+    # an error rate: mostly 0, an error now and then; its first residual is 0
+    scale = ResidualScale(window=480, min_relative=0.001)
+    residuals = [0.0, 0.0, 0.03, 0.0, 0.0, 0.05, 0.0, 0.0, 0.0, 0.02]
+    for r in residuals:
+        scale.learn_one(r)
+    assert math.isclose(scale.get(0.0), sum(residuals) / len(residuals))  # not ~0 until hundreds of points
+
+
+def test_scale_reads_a_state_pickled_with_an_exponential_mean() -> None:
+    from river import stats
+
+    old = ResidualScale(window=100, min_relative=0.001)
+    mean = stats.EWMean(fading_factor=0.1)
+    for r in (2.0, 4.0):
+        mean.update(r)
+        old._median_abs.update(r)
+        old._count += 1
+    del old.__dict__["_fading"]
+    old.__dict__["_mean_abs"] = mean  # how states saved before the plain-float mean look
+    restored = pickle.loads(pickle.dumps(old))
+    assert math.isclose(restored.get(0.0), max(MAD_TO_STD * 3.0, mean.get()))
+    restored.learn_one(3.0)
+    assert restored.count == 3
 
 
 def test_rolling_level_is_a_median() -> None:
