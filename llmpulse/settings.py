@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     batch_max_records: int = Field(
         200, ge=1, description="Kafka records per stream batch (each holds up to producer_batch_events events)"
     )
-    batch_within_s: float = Field(1.0, gt=0)
+    batch_within_s: float = Field(1.0, gt=0, description="longest wait to fill a stream batch")
     max_event_age_s: int = Field(30 * 86400, description="older events go to the dead-letter topic")
     max_event_future_s: int = Field(3600, description="events further ahead go to the dead-letter topic")
     max_text_chars: int = Field(32_768, description="prompt/response text is capped (and flagged) here")

@@ -51,13 +51,22 @@ def run_pipeline(stack: Stack, settings: Settings, events: list[dict[str, Any]],
     produced_at = time.perf_counter()
     left = monitor.flush(300.0)
     flushed_at = time.perf_counter()
-    stack.wait_caught_up(timeout_s=1800, poll_s=poll_s)
+    want = before + len(events)
+    with stack.reader() as store:
+        deadline = time.monotonic() + 1800
+        while True:  # the last call row and its rollup visible in ClickHouse
+            calls, rolled = store.query("SELECT (SELECT count() FROM llm_calls), "
+                                        "(SELECT sum(requests) FROM llm_call_rollups_1m)").rows[0]  # fmt: skip
+            if int(calls) >= want and int(rolled) >= want:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {calls} of {want} calls visible after 30 minutes")
+            time.sleep(poll_s)
     stored_at = time.perf_counter()
+    calls, rolled = int(calls) - before, int(rolled) - before
     stats = monitor.stats()
     monitor.close(10.0)
-    with stack.reader() as store:
-        calls = int(store.query("SELECT count() FROM llm_calls").scalar()) - before
-        rolled = int(store.query("SELECT sum(requests) FROM llm_call_rollups_1m").scalar()) - before
+    stack.wait_caught_up(timeout_s=600, poll_s=0.5)  # and committed, before anything else is measured
     elapsed = stored_at - t0
     return {
         "events": len(events),

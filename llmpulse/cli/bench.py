@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "quantile error against exact quantiles, worker peak RSS, and dashboard "
                                    "query latency on a store of --query-calls calls (built once, kept in "
                                    "--dir). Prints a table; --json adds one JSON object as the last line.")  # fmt: skip
-    p.add_argument("--events", type=int, default=1_000_000, help="events through the pipeline (default 1M)")
+    p.add_argument("--events", type=int, default=2_000_000, help="events through the pipeline (default 2M)")
     p.add_argument("--query-calls", type=int, default=10_000_000,
                    help="calls in the query-latency store (default 10M; 0 skips that part)")
     p.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",

@@ -163,32 +163,36 @@ class Runtime:
                     log.info("partition %d: re-cutting %d recorded chunk(s) after a restart", partition, len(ranges))
                 self.planner.start_partition(partition, ranges)
             ready.extend(self.planner.add(partition, recs))
+        if not ready:
+            return
         if self._slots is None:
             self._slots = asyncio.Semaphore(2)
-        for chunk in ready:
-            started = time.monotonic()
-            prepared = await self.run(sink.prepare, chunk, pool=self._prepare_pool)
-            busy = time.monotonic() - started
-            await self._slots.acquire()
-            task = asyncio.create_task(self._finish(prepared, busy, ack, send_dead))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+        started = time.monotonic()
+        prepared = [await self.run(sink.prepare, chunk, pool=self._prepare_pool) for chunk in ready]
+        busy = time.monotonic() - started
+        await self._slots.acquire()
+        task = asyncio.create_task(self._finish(prepared, busy, ack, send_dead))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
 
-    async def _finish(self, prepared: Prepared, busy: float, ack: Callable[[Any], Awaitable[Any]],
+    async def _finish(self, batch: list[Prepared], busy: float, ack: Callable[[Any], Awaitable[Any]],
                       send_dead: Callable[[list[bytes]], Awaitable[Any]]) -> None:  # fmt: skip
         sink = self.sink
         assert sink is not None
-        chunk = prepared.chunk
         try:
             started = time.monotonic()
-            result = await self.run(sink.store_chunk, prepared)
-            self.progress.add(len(chunk.items), result.events, len(result.dead), busy, time.monotonic() - started)
-            if result.dead:
-                await send_dead([dead_letter_json(d) for d in sink.redacted(result.dead)])
-            for rec in chunk.items:
-                await ack(getattr(rec, "event", None))
+            results = await self.run(sink.store_batch, batch)
+            records = sum(len(p.chunk.items) for p in batch)
+            events = sum(r.events for r in results)
+            dead = [d for r in results for d in r.dead]
+            self.progress.add(records, events, len(dead), busy, time.monotonic() - started)
+            if dead:
+                await send_dead([dead_letter_json(d) for d in sink.redacted(dead)])
+            for prepared in batch:
+                for rec in prepared.chunk.items:
+                    await ack(getattr(rec, "event", None))
         except Exception:  # the records stay unacknowledged: they come again after a restart
-            log.exception("chunk %s was not stored; its records stay unacknowledged", chunk.token)
+            log.exception("a batch was not stored; its records stay unacknowledged")
         finally:
             if self._slots is not None:
                 self._slots.release()

@@ -1,7 +1,8 @@
 """Writes chunks of call records to ClickHouse, replay-safe (see ``chunks.py`` for the protocol).
 
-Order per chunk: decode -> drop duplicates -> build tables -> record the chunk's range -> write raw calls,
-rollup partials, per-user cost and dead letters, each with the chunk's deduplication token. While
+Order per batch: decode, drop duplicates and build tables for each chunk -> record the ranges of all the
+batch's chunks (one insert) -> per chunk, write raw calls, rollup partials, per-user cost and dead letters,
+each with the chunk's deduplication token. While
 ClickHouse is unreachable the write is retried with backoff, forever, and nothing is acknowledged, so
 Kafka offsets are not committed for what is not stored (backpressure). A chunk ClickHouse keeps rejecting
 for another reason goes to the dead-letter path whole, with the error, instead of wedging the stream.
@@ -9,6 +10,7 @@ for another reason goes to the dead-letter path whole, with the error, instead o
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -116,7 +118,26 @@ class CallSink:
 
     def write_chunk(self, chunk: Chunk[Record]) -> ChunkResult:
         """Prepare and store one chunk (the worker runs the two steps in different threads)."""
-        return self.store_chunk(self.prepare(chunk))
+        return self.store_batch([self.prepare(chunk)])[0]
+
+    def store_batch(self, batch: list[Prepared]) -> list[ChunkResult]:
+        """Record the ranges of all the batch's chunks (one insert), then write each chunk's data."""
+        self._record_ranges(batch)
+        return [self.store_chunk(prepared) for prepared in batch]
+
+    def _record_ranges(self, batch: list[Prepared]) -> None:
+        if not batch:
+            return
+        chunks = [p.chunk for p in batch]
+        max_ts = [p.tables.max_event_ts_ms if p.tables is not None else 0 for p in batch]
+        ranges = pa.table({
+            "topic": [c.topic for c in chunks], "kafka_partition": pa.array([c.partition for c in chunks], pa.uint32()),
+            "start_offset": pa.array([c.start for c in chunks], pa.uint64()),
+            "end_offset": pa.array([c.end for c in chunks], pa.uint64()),
+            "max_event_ts": pa.array(max_ts, TS), "records": pa.array([len(c.items) for c in chunks], pa.uint32()),
+        })  # fmt: skip
+        token = "ranges:" + hashlib.sha1("|".join(c.token for c in chunks).encode()).hexdigest()
+        self._retry(lambda: self.store.insert("llm_sink_chunks", ranges, token), "record the chunk ranges")
 
     def prepare(self, chunk: Chunk[Record]) -> Prepared:
         """Decode, validate, deduplicate and build the chunk's tables: CPU work, no I/O."""
@@ -133,7 +154,7 @@ class CallSink:
         return Prepared(chunk, records, decoded, tables)
 
     def store_chunk(self, prepared: Prepared) -> ChunkResult:
-        """Write a prepared chunk (range first, then data, each with the chunk's token)."""
+        """Write a prepared chunk's data, each table with the chunk's token (its range is recorded already)."""
         chunk, records, decoded = prepared.chunk, prepared.records, prepared.decoded
         if decoded is None:
             result = self._reject(chunk, records, "processing_error", prepared.error)
@@ -182,12 +203,6 @@ class CallSink:
     def _write(self, chunk: Chunk[Record], decoded: Decoded, tables: BatchTables | None) -> int:
         token = chunk.token
         max_ts = tables.max_event_ts_ms if tables else 0
-        intent = pa.table({
-            "topic": [chunk.topic], "kafka_partition": pa.array([chunk.partition], pa.uint32()),
-            "start_offset": pa.array([chunk.start], pa.uint64()), "end_offset": pa.array([chunk.end], pa.uint64()),
-            "max_event_ts": pa.array([max_ts], TS), "records": pa.array([len(chunk.items)], pa.uint32()),
-        })  # fmt: skip
-        self._retry(lambda: self.store.insert("llm_sink_chunks", intent, token), "record the chunk range")
         if tables is not None:
             self._retry(lambda: self.store.insert("llm_calls", tables.calls, token), "write llm_calls")
             self._retry(lambda: self.store.insert("llm_call_rollups_1m", tables.rollups, token), "write rollups")

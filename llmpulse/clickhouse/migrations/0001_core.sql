@@ -47,7 +47,6 @@ CREATE TABLE IF NOT EXISTS llm_calls
     kafka_partition    UInt32,
     kafka_offset       UInt64,
     ingested_at        DateTime64(3, 'UTC') DEFAULT now64(3),
-    INDEX idx_event_id event_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree
