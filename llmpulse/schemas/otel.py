@@ -4,6 +4,7 @@ Fields without an OTel name are llmpulse's own (OTel has, for example, no standa
 """
 
 CALL_FIELD_TO_OTEL: dict[str, str | None] = {
+    "schema_version": None,
     "event_id": None,
     "ts_ms": None,  # the span's start time
     "latency_ms": None,  # the span's duration
