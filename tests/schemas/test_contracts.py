@@ -63,7 +63,7 @@ def test_schema_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_alert_event_is_frozen() -> None:
-    alert = AlertEvent(alert_id="a", dedup_key="k", kind="anomaly", status="firing", metric="m",
-                       window_start_ms=0, window_end_ms=60_000, started_at_ms=0, emitted_at_ms=1, summary="s")  # fmt: skip
+    alert = AlertEvent(alert_id="a", dedup_key="k", kind="anomaly", status="firing", metric="m", window_start_ms=0,
+                       window_end_ms=60_000, started_at_ms=0, emitted_at_ms=1, summary="s")  # fmt: skip
     with pytest.raises(ValidationError):
         alert.status = "resolved"  # type: ignore[misc]
