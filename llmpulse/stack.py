@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 from pydantic import SecretStr
 
 from llmpulse.clickhouse.local_api import worker_url
-from llmpulse.clickhouse.store import Store, open_reader
+from llmpulse.clickhouse.store import Store, open_store
 from llmpulse.kafka.admin import ensure_topics, wait_for_kafka
 from llmpulse.kafka.broker import EmbeddedBroker
 from llmpulse.kafka.config import consumer_config
@@ -125,7 +125,7 @@ class Stack:
 
     # -- observing ----------------------------------------------------------------------------------
     def reader(self) -> Store:
-        return open_reader(self.settings)
+        return open_store(self.settings)
 
     def lag(self) -> int:
         """Records of the calls topic not yet committed by the worker group (i.e. not yet stored)."""

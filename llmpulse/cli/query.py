@@ -10,7 +10,7 @@ import orjson
 
 from llmpulse.cli.common import add_store_flags, fail, settings_from
 from llmpulse.clickhouse.exceptions import StoreError
-from llmpulse.clickhouse.store import QueryResult, open_reader
+from llmpulse.clickhouse.store import QueryResult, open_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -45,7 +45,7 @@ def format_table(result: QueryResult, max_width: int = 40) -> str:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     try:
-        with open_reader(settings) as store:
+        with open_store(settings) as store:
             result = store.query(args.sql)
     except StoreError as exc:
         return fail(str(exc))

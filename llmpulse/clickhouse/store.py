@@ -91,7 +91,3 @@ def open_store(settings: Settings, *, own: bool = False) -> Store:
 
     return ChdbStore(settings.data_dir)
 
-
-def open_reader(settings: Settings) -> Store:
-    """A store to read from (see ``open_store``)."""
-    return open_store(settings)
