@@ -36,6 +36,7 @@ def system_clock() -> int:
 class DetectorSlot:
     detector: SeriesDetector
     learned: int = 0  # windows fed to the detector
+    last: Detection | None = None  # the detector's decision on the last window fed to it
 
 
 @dataclass
@@ -210,6 +211,7 @@ class AlertEngine:
                     slot = self._slot(key, rule, spec, dims, metric)
                     detection = slot.detector.update(window[0], float(value))
                     slot.learned += 1
+                    slot.last = detection
                     signal = detection_signal(
                         detection,
                         float(value),
