@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from llmpulse.schemas import topics
@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     max_name_chars: int = Field(256, description="model/team/app/user names are capped (and flagged) here")
     prices_file: Path | None = Field(None, description="TOML with prices for custom models")
     capture_text: bool = Field(False, description="store prompt/response text (PII-redacted)")
+    id_hash_key: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key: user/session/team/app ids holding PII are stored as keyed hashes"
+    )
+    hash_ids: bool = Field(False, description="store every user_id and session_id as a keyed hash (needs the key)")
     alerts_file: Path | None = Field(None, description="alert rules, budgets, routing (TOML); unset = defaults")
     alerts_enabled: bool = Field(True, description="evaluate alert rules in the stream worker (leader only)")
     alert_interval_s: float = Field(2.0, gt=0, description="how often the leader looks for closed windows")
@@ -59,6 +63,14 @@ class Settings(BaseSettings):
     producer_buffer_events: int = Field(100_000, ge=1, description="events held in memory at most")
     producer_batch_events: int = Field(500, ge=1, description="events per Kafka record")
     producer_linger_ms: int = Field(50, ge=0)
+
+    @model_validator(mode="after")
+    def _hash_ids_need_a_key(self) -> Settings:
+        if self.id_hash_key is not None and len(self.id_hash_key.get_secret_value()) < 16:
+            raise ValueError("LLMPULSE_ID_HASH_KEY must have at least 16 characters")
+        if self.hash_ids and self.id_hash_key is None:
+            raise ValueError("LLMPULSE_HASH_IDS=true needs LLMPULSE_ID_HASH_KEY")
+        return self
 
     def kafka_client_config(self) -> dict[str, str]:
         """librdkafka-style security settings shared by every Kafka client llmpulse creates."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 
@@ -193,3 +194,18 @@ class PhoneFinder:
                     found.append(Entity(PHONE, start, start + len(value)))
                     break
         return found
+
+
+def is_phone_number(value: str, regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> bool:
+    """``value`` as a whole is a valid phone number: international (``+``/``00``) or national in one of
+    ``regions``, written with or without separators (identity fields: a user id that is a phone number)."""
+    if not value or not (value[0].isdigit() or value[0] in "+(") or not 7 <= sum(c.isdigit() for c in value) <= 15:
+        return False
+    if any(not (c.isdigit() or c in " ().-/+") for c in value):
+        return False
+    return _valid(value, _regions(tuple(regions)))
+
+
+@lru_cache(maxsize=16)
+def _regions(codes: tuple[str, ...]) -> tuple[_Region, ...]:
+    return tuple(_region(code) for code in codes)

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from llmpulse.privacy.identity import ID_FIELDS
 from llmpulse.stream_jobs.arrow_util import decimal_from_units, group_codes, sketch_maps
 from llmpulse.stream_jobs.pricing import PriceBook
 from llmpulse.stream_jobs.sketch import bucket_keys
@@ -33,6 +34,8 @@ TS = pa.timestamp("ms", tz="UTC")
 
 #: (text) -> (redacted text, detections); PII never reaches the store
 Redact = Callable[[str], tuple[str, int]]
+#: (field, column) -> (column to store, detections per row): identity fields (llmpulse.privacy.identity)
+CleanIds = Callable[[str, pa.Array], tuple[pa.Array, np.ndarray]]
 
 
 @dataclass
@@ -121,6 +124,7 @@ def build_tables(
     max_text_chars: int,
     redact: Redact | None,
     redact_attributes: Redact | None = None,
+    clean_ids: CleanIds | None = None,
 ) -> BatchTables:
     """The rows one chunk writes (``wire``: ``wire.WIRE_SCHEMA``). Without ``redact`` (text capture off)
     texts are dropped."""
@@ -131,6 +135,12 @@ def build_tables(
         f: _cap_strings(pc.fill_null(wire[f].combine_chunks(), default), f, max_name_chars, flags)
         for f, default in NAME_DEFAULTS.items()
     }
+    if clean_ids is not None:
+        for f in ID_FIELDS:
+            names[f], found = clean_ids(f, names[f])
+            pii += found
+            for i in np.flatnonzero(found):
+                flags[i].append(f"pii:{f}")
     ts = wire["ts_ms"].to_numpy()
     latency = wire["latency_ms"].to_numpy()
     ttft_col = wire["ttft_ms"].combine_chunks()

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from llmpulse.clickhouse.exceptions import StoreError, StoreUnavailable
 from llmpulse.clickhouse.store import Store
+from llmpulse.privacy.identity import id_cleaner
 from llmpulse.settings import Settings
 from llmpulse.stream_jobs.batch import BatchTables, Redact, build_tables, gc_paused
 from llmpulse.stream_jobs.chunks import Chunk
@@ -99,6 +100,7 @@ class CallSink:
         self.redact = redact if settings.capture_text else None
         self.redact_attributes = redact  # free-form attributes are kept, so they are always redacted
         self.redact_bytes = redact_bytes
+        self.clean_ids = id_cleaner(settings).clean_column  # identity fields: no raw PII, whatever the options
         self.decoder = Decoder(settings.max_event_age_s * 1000, settings.max_event_future_s * 1000)
         self.recent = RecentIds()
         self.stats = SinkStats()
@@ -198,7 +200,8 @@ class CallSink:
         s = self.settings
         return build_tables(decoded.table, self.prices, window_ms=s.window_seconds * 1000,
                             max_name_chars=s.max_name_chars, max_text_chars=s.max_text_chars,
-                            redact=self.redact, redact_attributes=self.redact_attributes)  # fmt: skip
+                            redact=self.redact, redact_attributes=self.redact_attributes,
+                            clean_ids=self.clean_ids)  # fmt: skip
 
     def _write(self, chunk: Chunk[Record], decoded: Decoded, tables: BatchTables | None) -> int:
         token = chunk.token
