@@ -30,6 +30,7 @@ class Chunk(Generic[T]):
     start: int
     end: int  # exclusive
     items: list[T]
+    replayed: bool = False  # cut at a recorded range: a re-write with the token of an earlier write
 
     @property
     def token(self) -> str:
@@ -91,7 +92,7 @@ class ChunkPlanner(Generic[T]):
             if cut == len(pending) and pending[-1].offset < end - 1:
                 state.held = pending  # the recorded range is not complete yet
                 break
-            chunks.append(Chunk(self.topic, partition, start, end, pending[:cut]))
+            chunks.append(Chunk(self.topic, partition, start, end, pending[:cut], replayed=True))
             state.planned.pop(0)
             pending = pending[cut:]
         return chunks

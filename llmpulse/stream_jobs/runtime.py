@@ -30,26 +30,33 @@ R = TypeVar("R")
 
 
 class Progress:
-    """Counts what the worker did and says so in the log every ``every_s`` seconds."""
+    """Counts what the worker did and says so in the log every ``every_s`` seconds: events, records, dead
+    letters, chunks replayed after a restart or rebalance (and how many ClickHouse dropped as duplicates)."""
 
     def __init__(self, every_s: float = 10.0) -> None:
         self.every_s = every_s
-        self.records = self.events = self.dead = 0
+        self.records = self.events = self.dead = self.replayed = self.deduplicated = 0
         self.prepare_s = self.write_s = 0.0
         self._since = time.monotonic()
 
-    def add(self, records: int, events: int, dead: int, prepare_s: float, write_s: float) -> None:
+    def add(self, records: int, events: int, dead: int, prepare_s: float, write_s: float, *,
+            replayed: int = 0, deduplicated: int = 0) -> None:  # fmt: skip
         self.records += records
         self.events += events
         self.dead += dead
+        self.replayed += replayed
+        self.deduplicated += deduplicated
         self.prepare_s += prepare_s
         self.write_s += write_s
         elapsed = time.monotonic() - self._since
         if elapsed >= self.every_s:
-            log.info("stored %d events (%.0f/s) from %d records, %d dead letters; busy preparing %.0f%%, "
+            replays = ""
+            if self.replayed:
+                replays = f"; {self.replayed} chunks replayed, {self.deduplicated} dropped by ClickHouse as duplicates"
+            log.info("stored %d events (%.0f/s) from %d records, %d dead letters%s; busy preparing %.0f%%, "
                      "writing %.0f%% of the time", self.events, self.events / elapsed, self.records, self.dead,
-                     100 * self.prepare_s / elapsed, 100 * self.write_s / elapsed)  # fmt: skip
-            self.records = self.events = self.dead = 0
+                     replays, 100 * self.prepare_s / elapsed, 100 * self.write_s / elapsed)  # fmt: skip
+            self.records = self.events = self.dead = self.replayed = self.deduplicated = 0
             self.prepare_s = self.write_s = 0.0
             self._since = time.monotonic()
 
@@ -129,7 +136,10 @@ class Runtime:
     # -- rebalances ---------------------------------------------------------------------------------
     def forget_all(self) -> None:
         """A rebalance began: Faust will seek every partition back to its committed offset, so records
-        held for an incomplete chunk will come again. Drop them unacknowledged, and re-plan later."""
+        held for an incomplete chunk will come again. Drop them unacknowledged, and re-plan later.
+
+        Records already prepared but not yet committed come again too; the sink's memory of recent event ids
+        knows where each id was read (``dedup.RecentIds``), so they are a replay, not duplicates."""
         for partition in list(self.planner.partitions()):
             self.planner.forget(partition)
 
@@ -185,7 +195,9 @@ class Runtime:
             records = sum(len(p.chunk.items) for p in batch)
             events = sum(r.events for r in results)
             dead = [d for r in results for d in r.dead]
-            self.progress.add(records, events, len(dead), busy, time.monotonic() - started)
+            self.progress.add(records, events, len(dead), busy, time.monotonic() - started,
+                              replayed=sum(r.replayed for r in results),
+                              deduplicated=sum(r.deduplicated for r in results))  # fmt: skip
             if dead:
                 await send_dead([dead_letter_json(d) for d in sink.redacted(dead)])
             for prepared in batch:

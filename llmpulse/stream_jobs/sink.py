@@ -6,6 +6,12 @@ each with the chunk's deduplication token. While
 ClickHouse is unreachable the write is retried with backoff, forever, and nothing is acknowledged, so
 Kafka offsets are not committed for what is not stored (backpressure). A chunk ClickHouse keeps rejecting
 for another reason goes to the dead-letter path whole, with the error, instead of wedging the stream.
+
+A replayed chunk (cut at a recorded range after a restart or a rebalance) is logged with what ClickHouse
+did with it: dropped as a duplicate (its data was stored before) or written (the earlier attempt stopped
+between recording the range and writing the data). ClickHouse's ``DuplicatedInsertedBlocks`` counter
+(``system.events``) tells the two apart; on a shared server it counts every client's inserts, so there a
+"dropped" may also reflect another worker's replay at the same moment.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from llmpulse.settings import Settings
 from llmpulse.stream_jobs.batch import BatchTables, Redact, build_tables, gc_paused
 from llmpulse.stream_jobs.chunks import Chunk
 from llmpulse.stream_jobs.decode import DeadLetter, Decoded, Decoder, Source
-from llmpulse.stream_jobs.dedup import RecentIds
+from llmpulse.stream_jobs.dedup import RecentIds, positions
 from llmpulse.stream_jobs.pricing import PriceBook
 
 log = logging.getLogger(__name__)
@@ -60,6 +66,8 @@ class ChunkResult:
     events: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
     max_event_ts_ms: int = 0
+    replayed: bool = False  # re-written with the token of an earlier write
+    deduplicated: bool = False  # replayed, and dropped by ClickHouse as a duplicate
 
 
 @dataclass
@@ -79,6 +87,8 @@ class SinkStats:
     events: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     store_retries: int = 0
+    replayed_chunks: int = 0  # re-written with the token of an earlier write (after a restart or rebalance)
+    deduplicated_chunks: int = 0  # of those, dropped by ClickHouse as duplicates: their data was stored already
 
 
 def dead_letter_json(d: DeadLetter) -> bytes:
@@ -163,9 +173,12 @@ class CallSink:
             self._count(result)
             return result
         result = ChunkResult(chunk.token, decoded.events, decoded.dead)
+        duplicates_before = self._duplicate_blocks() if chunk.replayed else None
         for attempt in range(1, REJECT_ATTEMPTS + 1):
             try:
                 result.max_event_ts_ms = self._write(chunk, decoded, prepared.tables)
+                if chunk.replayed:
+                    self._count_replay(chunk, duplicates_before, result)
                 break
             except StoreError as exc:
                 if attempt == REJECT_ATTEMPTS:
@@ -177,13 +190,39 @@ class CallSink:
         self._count(result)
         return result
 
+    def _duplicate_blocks(self) -> int | None:
+        """ClickHouse's count of inserted blocks it dropped as duplicates (None if it cannot be read)."""
+        try:
+            value = self.store.query(
+                "SELECT sum(value) FROM system.events WHERE event = 'DuplicatedInsertedBlocks'").scalar()
+        except StoreError:  # no right to read system.events, or ClickHouse away: the replay is still counted
+            return None
+        return int(value or 0)
+
+    def _count_replay(self, chunk: Chunk[Record], before: int | None, result: ChunkResult) -> None:
+        self.stats.replayed_chunks += 1
+        result.replayed = True
+        after = self._duplicate_blocks() if before is not None else None
+        if before is None or after is None:
+            log.info("chunk %s replayed with its recorded token (ClickHouse's duplicate count unreadable)",
+                     chunk.token)  # fmt: skip
+        elif after > before:
+            self.stats.deduplicated_chunks += 1
+            result.deduplicated = True
+            log.info("chunk %s replayed with its recorded token: dropped by ClickHouse as a duplicate "
+                     "(%d blocks)", chunk.token, after - before)  # fmt: skip
+        else:
+            log.info("chunk %s replayed with its recorded token: written (not stored before)", chunk.token)
+
     def _count(self, result: ChunkResult) -> None:
         self.stats.chunks += 1
         self.stats.events += result.events
         self.stats.dead_letters.update(d.reason for d in result.dead)
 
     def _drop_duplicates(self, decoded: Decoded, topic: str) -> None:
-        fresh = np.array(self.recent.check_and_add(decoded.table["event_id"].to_pylist()), dtype=bool)
+        table = decoded.table
+        places = positions(table["kafka_partition"].to_numpy(), table["kafka_offset"].to_numpy())
+        fresh = np.array(self.recent.check_and_add(table["event_id"].to_pylist(), places), dtype=bool)
         if fresh.all():
             return
         for row in decoded.table.filter(pa.array(~fresh)).to_pylist():
