@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     # ClickHouse. No URL: the embedded engine (chdb) in ``data_dir``, owned by one process.
     clickhouse_url: SecretStr | None = Field(None, description="http(s)://user:pass@host:8123/db")
     data_dir: Path = Path(".llmpulse/data")
+    clickhouse_cluster: str | None = Field(
+        None, description="cluster (remote_servers) for `llmpulse migrate`: Replicated tables ON CLUSTER behind "
+        "Distributed tables; unset = single node"
+    )
+
+    # Retention in days (0 = keep forever). Unset: new tables get the built-in default (dead letters 30 days,
+    # the rest kept) and an existing TTL is left alone; set: applied by every migrate (ALTER … MODIFY TTL).
+    ttl_calls_days: int | None = Field(None, ge=0, description="raw calls (llm_calls); unset = keep")
+    ttl_text_days: int | None = Field(None, ge=0, description="captured prompt/response text (column TTL)")
+    ttl_rollups_days: int | None = Field(None, ge=0, description="llm_call_rollups_1m and llm_user_cost_1d")
+    ttl_dead_letters_days: int | None = Field(None, ge=0, description="llm_dead_letters; unset = 30")
+    ttl_alerts_days: int | None = Field(None, ge=0, description="llm_alerts; unset = keep")
 
     store_fault_file: Path | None = Field(None, description="outage drills: the store fails while this file exists")
 

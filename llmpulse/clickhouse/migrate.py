@@ -1,14 +1,21 @@
 """Versioned DDL migrations: ``migrations/NNNN_name.sql``, applied in order, each once.
 
-Applied versions are recorded in ``llmpulse_migrations``. The same files serve chdb and a server.
+Applied versions are recorded in ``llmpulse_migrations``. The same files serve chdb, a server and a cluster:
+``Schema`` renders them with the retention settings (``retention.py``) and, for a cluster, turns each
+statement into its cluster form (``cluster_ddl.py``). After the migrations, a TTL that differs from an
+explicitly set retention setting is changed with ``ALTER … MODIFY TTL``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 
+from llmpulse.clickhouse.cluster_ddl import ClusterDDL, everywhere, shard_by_line
 from llmpulse.clickhouse.exceptions import MigrationError, StoreError
+from llmpulse.clickhouse.retention import Retention, alter_statement, current_days, with_ttl
 from llmpulse.clickhouse.store import Store
+from llmpulse.settings import Settings, get_settings
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS llmpulse_migrations
 (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
@@ -26,8 +33,9 @@ def migration_files() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-def split_statements(sql: str) -> list[str]:
-    """Statements are separated by lines holding only ';' (function bodies may contain ';'-free SQL)."""
+def parse_statements(sql: str) -> list[tuple[str, str | None]]:
+    """(statement, its ``-- shard by:`` annotation) for each statement. Statements are separated by lines
+    holding only ';' (function bodies may contain ';'-free SQL); comment lines are dropped."""
     chunks: list[str] = []
     current: list[str] = []
     for line in sql.splitlines():
@@ -41,25 +49,94 @@ def split_statements(sql: str) -> list[str]:
     for chunk in chunks:
         body = "\n".join(x for x in chunk.splitlines() if not x.strip().startswith("--")).strip()
         if body:
-            statements.append(body)
+            statements.append((body, shard_by_line(chunk)))
     return statements
 
 
-def applied_versions(store: Store) -> set[int]:
+def split_statements(sql: str) -> list[str]:
+    return [body for body, _ in parse_statements(sql)]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The DDL to run: single-node (``cluster`` None) or for a cluster, with the retention settings."""
+
+    retention: Retention
+    cluster: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, cluster: str | None = None) -> Schema:
+        return cls(Retention.from_settings(settings), cluster or settings.clickhouse_cluster)
+
+    def ledger(self) -> str:
+        return _LEDGER if self.cluster is None else everywhere(_LEDGER, self.cluster)
+
+    def migrations(self) -> list[tuple[int, str, list[str]]]:
+        """(version, name, statements) of every migration, rendered for this schema."""
+        cluster = ClusterDDL(self.cluster) if self.cluster else None
+        out = []
+        for version, name, sql in migration_files():
+            statements: list[str] = []
+            for body, shard_by in parse_statements(sql):
+                body = with_ttl(body, self.retention)
+                statements += cluster.statements(body, shard_by) if cluster else [body]
+            out.append((version, name, statements))
+        return out
+
+    def physical(self, table: str) -> str:
+        """The table that holds the rows (and the TTL): ``t_local`` on a cluster."""
+        return table if self.cluster is None else f"{table}_local"
+
+    def on_cluster(self) -> str:
+        return "" if self.cluster is None else ClusterDDL(self.cluster).on
+
+    def script(self) -> str:
+        """All the DDL for an empty database, for review (``llmpulse migrate --print``)."""
+        parts = [f"-- llmpulse schema, {'cluster ' + self.cluster if self.cluster else 'single node'}",
+                 self.ledger() + ";"]  # fmt: skip
+        for _, name, statements in self.migrations():
+            parts.append(f"\n-- {name}")
+            parts += [s + ";" for s in statements]
+        return "\n".join(parts) + "\n"
+
+
+def applied_versions(store: Store, schema: Schema | None = None) -> set[int]:
     # a worker may run with a user that can INSERT and SELECT but not CREATE: only create what is missing
     if not store.query("EXISTS TABLE llmpulse_migrations").scalar():
-        store.command(_LEDGER)
+        store.command((schema or Schema(Retention.defaults())).ledger())
     return {int(r[0]) for r in store.query("SELECT version FROM llmpulse_migrations FINAL").rows}
 
 
-def migrate(store: Store) -> list[str]:
-    """Apply what is missing; returns the names applied now. Safe to run concurrently and repeatedly."""
-    done = applied_versions(store)
+def retention_changes(store: Store, schema: Schema) -> list[tuple[str, str]]:
+    """(description, ALTER statement) for each explicitly set TTL that the tables do not have yet."""
+    changes = []
+    for rule in sorted(schema.retention.explicit, key=lambda r: (r.table, r.column or "")):
+        table = schema.physical(rule.table)
+        query = store.query(
+            "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+            {"t": table},
+        ).scalar()
+        if query is None:
+            raise MigrationError(f"retention: table {table} does not exist")
+        want, have = schema.retention.days[rule], current_days(rule, str(query))
+        if want != have:
+            what = rule.table + (f".{rule.column}" if rule.column else "")
+            was = "custom" if have is None else (f"{have} days" if have else "kept")
+            now = f"{want} days" if want else "kept"
+            changes.append((f"ttl {what}: {was} -> {now}", alter_statement(rule, want, table, schema.on_cluster())))
+    return changes
+
+
+def migrate(store: Store, settings: Settings | None = None, *, cluster: str | None = None) -> list[str]:
+    """Apply what is missing, then the retention settings; returns what was done now (names of migrations,
+    TTL changes). Safe to run concurrently and repeatedly."""
+    schema = Schema.from_settings(settings or get_settings(), cluster)
+    done = applied_versions(store, schema)
     applied = []
-    for version, name, sql in migration_files():
+    for version, name, statements in schema.migrations():
         if version in done:
             continue
-        for statement in split_statements(sql):
+        for statement in statements:
             try:
                 store.command(statement)
             except StoreError as exc:
@@ -69,4 +146,10 @@ def migrate(store: Store) -> list[str]:
             {"v": version, "n": name},
         )
         applied.append(name)
+    for description, statement in retention_changes(store, schema):
+        try:
+            store.command(statement)
+        except StoreError as exc:
+            raise MigrationError(f"{description} failed (needs a user allowed to ALTER): {exc}") from exc
+        applied.append(description)
     return applied

@@ -1,5 +1,7 @@
 -- llmpulse schema v1: raw calls, one-minute rollups, dead letters, sink progress.
 -- Statements are separated by lines holding only ";". Names are stable: BI dashboards rely on them.
+-- TTLs are not written here: they come from the retention settings (llmpulse/clickhouse/retention.py).
+-- "-- shard by: EXPR" above a table is its sharding key on a cluster (llmpulse/clickhouse/cluster_ddl.py).
 
 -- DDSketch helpers. A sketch is Map(bucket Int16 -> count UInt64); bucket k covers values in
 -- (g^(k-1), g^k] with g = 1.01005025 (relative accuracy 0.5%); bucket -32768 holds zeros.
@@ -11,6 +13,7 @@ CREATE FUNCTION IF NOT EXISTS llmpulse_quantile AS (m, q) ->
     if(empty(m), NULL, llmpulse_sketch_value(mapKeys(m)[
         arrayFirstIndex(c -> c > floor(q * arraySum(mapValues(m))), arrayCumSum(mapValues(m)))]))
 ;
+-- shard by: cityHash64(event_id)
 CREATE TABLE IF NOT EXISTS llm_calls
 (
     event_id           String,
@@ -54,6 +57,7 @@ PARTITION BY toYYYYMM(ts)
 ORDER BY (toDate(ts), model, team, event_id)
 SETTINGS non_replicated_deduplication_window = 10000
 ;
+-- shard by: cityHash64(provider, model, app, team)
 CREATE TABLE IF NOT EXISTS llm_call_rollups_1m
 (
     window_start       DateTime('UTC'),
@@ -81,6 +85,7 @@ PARTITION BY toYYYYMM(window_start)
 ORDER BY (window_start, provider, model, app, team)
 SETTINGS non_replicated_deduplication_window = 10000
 ;
+-- shard by: cityHash64(app, team, user_id)
 CREATE TABLE IF NOT EXISTS llm_user_cost_1d
 (
     day                Date,
@@ -97,6 +102,7 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (day, app, team, user_id)
 SETTINGS non_replicated_deduplication_window = 10000
 ;
+-- shard by: cityHash64(topic, kafka_partition, kafka_offset)
 CREATE TABLE IF NOT EXISTS llm_dead_letters
 (
     received_at        DateTime64(3, 'UTC'),
@@ -113,9 +119,9 @@ CREATE TABLE IF NOT EXISTS llm_dead_letters
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(received_at)
 ORDER BY (received_at, topic, kafka_partition, kafka_offset, item_index)
-TTL toDateTime(received_at) + INTERVAL 30 DAY
 SETTINGS non_replicated_deduplication_window = 10000
 ;
+-- shard by: cityHash64(topic, kafka_partition)
 CREATE TABLE IF NOT EXISTS llm_sink_chunks
 (
     topic              LowCardinality(String),

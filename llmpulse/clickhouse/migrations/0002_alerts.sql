@@ -6,6 +6,7 @@
 -- evaluator, two workers) collapses to one row: the evaluator inserts each window's alerts with an
 -- insert_deduplication_token, and ReplacingMergeTree(alert_id) removes what still gets through.
 -- The partition key (incident start) is part of alert_id, so copies of a transition share a partition.
+-- shard by: cityHash64(alert_id)
 CREATE TABLE IF NOT EXISTS llm_alerts
 (
     alert_id           String,
@@ -41,6 +42,7 @@ SETTINGS non_replicated_deduplication_window = 10000
 ;
 -- The alert evaluator's state: a blob (the pickled engine: lifecycle, detectors, budgets) per evaluator
 -- and the last window it evaluated. A new row per evaluated window; the newest one counts.
+-- shard by: cityHash64(evaluator)
 CREATE TABLE IF NOT EXISTS llm_alert_state
 (
     evaluator          LowCardinality(String),
