@@ -57,3 +57,52 @@ def group_codes(*columns: pa.Array | np.ndarray) -> tuple[np.ndarray, list[pa.Ar
         col[firsts] if isinstance(col, np.ndarray) else col.take(pa.array(firsts)) for col in columns
     ]
     return group_ids.astype(np.int64), per_group, n
+
+
+#: more distinct keys than this in one parse: the rows with a mapping take the exact path (n x keys masks)
+MAX_STRUCT_KEYS = 256
+
+
+def struct_to_map(col: pa.Array | pa.ChunkedArray | None, n: int) -> tuple[pa.MapArray, np.ndarray]:
+    """A JSON object column as Arrow's JSON reader infers it (a struct with one child per key seen) ->
+    ``map<string, string>``, and a mask of the rows whose object the map cannot hold exactly (a value that
+    is not a string, or too many distinct keys). Absent or null objects become empty maps."""
+    string_map = pa.map_(pa.string(), pa.string())
+    bad = np.zeros(n, dtype=bool)
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks() if col.num_chunks else pa.nulls(n)
+    if col is None or pa.types.is_null(col.type):
+        return _empty_maps(n, string_map), bad
+    present = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    if not pa.types.is_struct(col.type) or col.type.num_fields > MAX_STRUCT_KEYS:
+        return _empty_maps(n, string_map), present
+    rows: list[np.ndarray] = []
+    slots: list[np.ndarray] = []
+    values: list[pa.Array] = []
+    for j, child in enumerate(col.flatten()):  # flatten: a child is null where its parent is
+        valid = np.asarray(child.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        if not valid.any():
+            continue
+        if not pa.types.is_string(child.type):
+            bad |= valid
+            continue
+        where = np.flatnonzero(valid)
+        rows.append(where)
+        slots.append(np.full(len(where), j, dtype=np.int64))
+        values.append(child.filter(pa.array(valid)))
+    if not rows:
+        return _empty_maps(n, string_map), bad
+    row = np.concatenate(rows)
+    slot = np.concatenate(slots)
+    order = np.argsort(row * (col.type.num_fields + 1) + slot, kind="stable")  # row-major, keys in order seen
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(row, minlength=n), out=offsets[1:])
+    names = pa.array([col.type.field(j).name for j in range(col.type.num_fields)], pa.string())
+    keys = names.take(pa.array(slot[order]))
+    items = pa.concat_arrays(values).take(pa.array(order))
+    return pa.MapArray.from_arrays(pa.array(offsets), keys, items), bad
+
+
+def _empty_maps(n: int, type_: pa.DataType) -> pa.MapArray:
+    offsets = pa.array(np.zeros(n + 1, dtype=np.int32))
+    return pa.MapArray.from_arrays(offsets, pa.array([], pa.string()), pa.array([], pa.string()), type=type_)

@@ -22,10 +22,8 @@ from llmpulse.stream_jobs.arrow_util import decimal_from_units, group_codes, ske
 from llmpulse.stream_jobs.pricing import PriceBook
 from llmpulse.stream_jobs.sketch import bucket_keys
 from llmpulse.stream_jobs.windows import day_start, window_start
-from llmpulse.stream_jobs.wire import ATTRIBUTES, NAME_FIELDS, TOKEN_FIELDS
+from llmpulse.stream_jobs.wire import ATTRIBUTES, NAME_DEFAULTS, TOKEN_FIELDS
 
-#: name-like fields and their defaults ('' when absent)
-NAME_DEFAULTS: dict[str, str] = {name: "" for name in NAME_FIELDS} | {"operation": "chat", "environment": "production"}
 LOW_CARDINALITY = ("provider", "request_model", "response_model", "operation", "error_type", "finish_reason",
                    "app", "team", "environment")  # fmt: skip
 MAX_ATTRIBUTES = 64
