@@ -1,24 +1,28 @@
-"""``llmpulse detect``: run the live anomaly detector over a recorded series.
+"""``llmpulse detect``: run a recorded series through the live alert engine.
 
-Input: a CSV with a header and the columns ``timestamp,value`` (extra columns are ignored). Timestamps
-are ISO 8601 (``2024-05-01T12:00:00Z``, ``2024-05-01 12:00:00``; no zone means UTC) or Unix epoch
-seconds/milliseconds. Rows are processed in file order, one point per row, as the live system
-processes one value per window.
+Input: a CSV with a header and the columns ``timestamp,value`` (extra columns are ignored, except an
+optional ``requests``: the window's number of calls, read by the ``min_requests`` gate). Timestamps are
+ISO 8601 (``2024-05-01T12:00:00Z``, ``2024-05-01 12:00:00``; no zone means UTC) or Unix epoch
+seconds/milliseconds. One row is one closed window, processed in file order.
 
-Output: ``timestamp,anomaly_score,alert`` per input row: the score in [0, 1] and ``alert`` 1 exactly
-where the live detector would have fired (its own threshold, warm-up, direction and cooldown; nothing is
-tuned afterwards). Rows whose value is empty or not a number get score 0 and no alert, and are not
-learned.
+Output: ``timestamp,anomaly_score,alert`` per input row. The series is the metric of one anomaly rule of
+the live engine (``llmpulse.alerting.engine.AlertEngine``): the same detector, warm-up, direction,
+outside-band gate, ``min_requests`` gate and alert lifecycle as alerts fire live. ``alert`` is 1 exactly
+where the engine emits a "firing" alert; ``anomaly_score`` is the detector's score in [0, 1] for the row
+(0 where the row was not fed to it). Rows whose value is empty or not a number, or whose timestamp is not
+after the previous row's, are not learned (score 0, no alert), as live.
 
-Config (optional, TOML): a ``[detector]`` table whose keys are the fields of
-``llmpulse.alerting.detectors.DetectorConfig``, e.g.::
+Config (optional): the alert configuration file (TOML) the live system reads; its ``[anomaly]`` table
+applies (``warmup_windows``, ``min_requests``, ``outside_band``, ``for_windows``, ``resolve_windows``,
+``flap_windows``, ``[anomaly.detector]`` tuning); its rules are not used: ``--kind``, ``--direction`` and
+``--metric`` define the one rule. A top-level ``[detector]`` table is read as ``[anomaly.detector]``::
 
-    [detector]
-    warmup_points = 120
-    direction = "up"         # alert on rises only ("up", "down" or "both")
-    alert_threshold = 0.5    # score at which an alert fires
-    cooldown_points = 60     # one alert per incident: quiet this long before the next
-    seasonality = true       # learn a time-of-day profile
+    [anomaly]
+    warmup_windows = 120
+    min_requests = 20
+
+    [anomaly.detector]
+    alert_threshold = 0.5    # score at which the detector flags a point
 """
 
 from __future__ import annotations
@@ -32,13 +36,18 @@ import time
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast, get_args
+from typing import Any, Literal, cast, get_args
 
-from llmpulse.alerting.detectors import DetectorConfig, make_detector
-from llmpulse.alerting.detectors.base import DetectorKind
-from llmpulse.alerting.detectors.replay import replay
+from pydantic import ValidationError
+
+from llmpulse.alerting.config import AnomalyConfig
+from llmpulse.alerting.detectors.base import DetectorKind, Direction
+from llmpulse.alerting.series import METRICS
+from llmpulse.alerting.series_replay import DEFAULT_METRIC, replay_series, series_config
 
 _PROGRESS_EVERY = 10_000
+
+Point = tuple[int, float, float | None]
 
 
 class DetectInputError(ValueError):
@@ -70,33 +79,48 @@ def parse_value(text: str) -> float:
         return math.nan
 
 
-def load_config(config_path: str | Path | None) -> DetectorConfig:
-    """The ``[detector]`` table of a TOML file (missing file argument: the defaults)."""
+def load_config(config_path: str | Path | None) -> AnomalyConfig:
+    """The ``[anomaly]`` settings of an alert configuration file (no file: the live defaults)."""
     if config_path is None:
-        return DetectorConfig()
+        return AnomalyConfig()
     path = Path(config_path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise DetectInputError(f"cannot read config {path}: {exc}") from exc
-    table = data.get("detector", {})
-    if not isinstance(table, dict):
-        raise DetectInputError(f"{path}: [detector] must be a table")
-    return DetectorConfig.model_validate(table)
+    table = dict(data.get("anomaly", {}))
+    table.pop("rule", None)  # the one rule is defined by --kind / --direction / --metric
+    legacy = data.get("detector")
+    if legacy is not None:
+        if not isinstance(legacy, dict):
+            raise DetectInputError(f"{path}: [detector] must be a table")
+        table["detector"] = {**legacy, **table.get("detector", {})}
+    try:
+        return AnomalyConfig.model_validate(table)
+    except ValidationError as exc:
+        raise DetectInputError(f"{path}: {exc}") from exc
 
 
-def read_series(input_path: str | Path) -> tuple[list[str], list[tuple[int, float]]]:
-    """The raw timestamp strings (kept for the output) and the parsed ``(ts_ms, value)`` points."""
+def read_series(input_path: str | Path) -> tuple[list[str], list[Point]]:
+    """The raw timestamp strings (kept for the output) and the ``(ts_ms, value, calls)`` points."""
     path = Path(input_path)
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or not {"timestamp", "value"} <= set(reader.fieldnames):
             raise DetectInputError(f"{path}: expected a header with the columns timestamp,value")
+        with_calls = "requests" in reader.fieldnames
         stamps: list[str] = []
-        points: list[tuple[int, float]] = []
+        points: list[Point] = []
         for row in reader:
             stamps.append(row["timestamp"])
-            points.append((parse_timestamp(row["timestamp"]), parse_value(row["value"] or "")))
+            calls = parse_value(row["requests"] or "") if with_calls else math.nan
+            points.append(
+                (
+                    parse_timestamp(row["timestamp"]),
+                    parse_value(row["value"] or ""),
+                    calls if math.isfinite(calls) else None,
+                )
+            )
     return stamps, points
 
 
@@ -106,41 +130,44 @@ def run_detect(
     config_path: str | Path | None = None,
     *,
     kind: DetectorKind = "spike",
+    direction: Direction = "both",
+    metric: str = DEFAULT_METRIC,
     seed: int = 0,
     progress: bool = False,
+    anomaly: AnomalyConfig | None = None,
 ) -> dict[str, Any]:
-    """Score ``input_path`` into ``output_path``; returns a summary (rows, alerts, timing, config)."""
+    """Score ``input_path`` into ``output_path``; returns a summary (rows, alerts, timing, config).
+
+    ``anomaly`` (for callers in Python) replaces the settings read from ``config_path``."""
     started = time.perf_counter()
-    config = load_config(config_path)
+    if anomaly is None:
+        anomaly = load_config(config_path)
+    config = series_config(anomaly, kind=kind, metric=metric, direction=direction)
     stamps, points = read_series(input_path)
-    detector = make_detector(kind, config, seed=seed)
-
-    def report(done: int) -> None:
-        if done % _PROGRESS_EVERY == 0 or done == len(points):
-            print(f"\rdetect: {done}/{len(points)} points", end="", file=sys.stderr, flush=True)
-
     alerts = skipped = 0
     out = Path(output_path)
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["timestamp", "anomaly_score", "alert"])
-        for stamp, (_, value), detection in zip(
-            stamps, points, replay(detector, points, report if progress else None), strict=True
-        ):
-            skipped += not math.isfinite(value)
-            alerts += detection.anomalous
-            writer.writerow([stamp, f"{detection.score:.6f}", int(detection.anomalous)])
+        for i, (stamp, outcome) in enumerate(zip(stamps, replay_series(config, points, seed), strict=True)):
+            skipped += not outcome.fed
+            alerts += outcome.alert
+            writer.writerow([stamp, f"{outcome.score:.6f}", int(outcome.alert)])
+            if progress and ((i + 1) % _PROGRESS_EVERY == 0 or i + 1 == len(points)):
+                print(f"\rdetect: {i + 1}/{len(points)} points", end="", file=sys.stderr, flush=True)
     if progress and points:
         print(file=sys.stderr)
     return {
         "input": str(input_path),
         "output": str(out),
         "kind": kind,
+        "direction": direction,
+        "metric": metric,
         "rows": len(points),
-        "skipped": skipped,
+        "not_fed": skipped,
         "alerts": alerts,
         "seconds": round(time.perf_counter() - started, 3),
-        "config": config.model_dump(),
+        "config": anomaly.model_dump(exclude={"rule"}),
     }
 
 
@@ -148,7 +175,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     """Add the ``detect`` sub-command."""
     parser = subparsers.add_parser(
         "detect",
-        help="run the live anomaly detector over a recorded series (timestamp,value CSV)",
+        help="run a recorded series (timestamp,value CSV) through the live alert engine",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -160,14 +187,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="SCORES.csv",
         help="where timestamp,anomaly_score,alert go",
     )
-    parser.add_argument("--config", type=Path, metavar="CONFIG.toml", help="TOML with a [detector] table")
+    parser.add_argument(
+        "--config", type=Path, metavar="ALERTS.toml", help="alert configuration; its [anomaly] table applies"
+    )
     parser.add_argument(
         "--kind",
         choices=get_args(DetectorKind),
         default="spike",
         help="spike: spikes, dips and sudden changes (default); drift: slow level shifts",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the detector (default 0)")
+    parser.add_argument(
+        "--direction", choices=get_args(Direction), default="both", help="alert on rises, falls or both"
+    )
+    parser.add_argument(
+        "--metric",
+        choices=sorted(METRICS),
+        default=DEFAULT_METRIC,
+        help=f"what the series is (the min_requests gate skips 'requests'; default {DEFAULT_METRIC})",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the engine (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr, no summary on stdout")
     parser.set_defaults(func=_main)
 
@@ -179,6 +217,8 @@ def _main(args: argparse.Namespace) -> int:
             args.output,
             args.config,
             kind=cast(DetectorKind, args.kind),
+            direction=cast(Literal["up", "down", "both"], args.direction),
+            metric=args.metric,
             seed=args.seed,
             progress=not args.quiet and sys.stderr.isatty(),
         )

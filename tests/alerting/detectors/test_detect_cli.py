@@ -1,4 +1,4 @@
-"""``llmpulse detect``: CSV in, scores and the live alert decisions out."""
+"""``llmpulse detect``: CSV in, the live engine's scores and alerts out."""
 
 from __future__ import annotations
 
@@ -8,17 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from llmpulse.alerting.detectors import DetectorConfig, make_detector
+from llmpulse.alerting.config import AlertConfig, AnomalyConfig, AnomalyRule
+from llmpulse.alerting.engine import AlertEngine
+from llmpulse.alerting.series import SeriesSpec, WindowMetrics
 from llmpulse.cli.detect import DetectInputError, parse_timestamp, register, run_detect
 from tests.alerting.detectors.series import noisy, timestamps
 
+MINUTE = 60_000
 
-def _write_series(path: Path, values: list[str]) -> list[str]:
+
+def _write_series(path: Path, values: list[str], requests: list[str] | None = None) -> list[str]:
     stamps = [f"2024-05-01T{i // 60:02d}:{i % 60:02d}:00Z" for i in range(len(values))]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["timestamp", "value"])
-        writer.writerows(zip(stamps, values, strict=True))
+        writer.writerow(["timestamp", "value", *(["requests"] if requests is not None else [])])
+        for i, row in enumerate(zip(stamps, values, strict=True)):
+            writer.writerow([*row, *([requests[i]] if requests is not None else [])])
     return stamps
 
 
@@ -27,45 +32,95 @@ def _read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _incidents(values: list[float]) -> list[float]:
+    """A spike, a dip, a lasting shift and a burst of spikes, after warm-up."""
+    out = list(values)
+    out[400] = 250.0
+    out[700] = 0.0
+    for i in range(900, 960):
+        out[i] += 60.0
+    for i in range(1100, 1200, 7):
+        out[i] += 90.0
+    return out
+
+
 @pytest.fixture
 def series(tmp_path: Path) -> tuple[Path, list[float]]:
-    values = noisy(600, seed=3)
-    values[400] = 250.0
+    values = _incidents(noisy(1400, seed=3))
     path = tmp_path / "series.csv"
     _write_series(path, [repr(v) for v in values])
     return path, values
 
 
-def test_scores_and_alerts_are_the_live_decisions(tmp_path: Path, series: tuple[Path, list[float]]) -> None:
+def _live_alerts(values: list[float], direction: str = "both", anomaly: AnomalyConfig | None = None) -> list[int]:
+    """Drive the live engine itself, window by window, with the rule ``detect`` builds; firing rows."""
+    base = anomaly or AnomalyConfig()
+    rule = AnomalyRule(name="live", metrics=["latency_p95_ms"], group_by=[[]], direction=direction)  # type: ignore[arg-type]
+    engine = AlertEngine(AlertConfig(anomaly=base.model_copy(update={"rule": [rule]})), clock=lambda: 0)
+    start = parse_timestamp("2024-05-01T00:00:00Z")
+    fired = []
+    for i, v in enumerate(values):
+        ts = start + i * MINUTE
+        metrics = WindowMetrics(
+            ts, ts + MINUTE, {SeriesSpec(): {(): {"latency_p95_ms": v, "requests": float(base.min_requests)}}}
+        )
+        if any(e.status == "firing" for e in engine.on_window(ts, ts + MINUTE, metrics)):
+            fired.append(i)
+    return fired
+
+
+@pytest.mark.parametrize("direction", ["both", "up", "down"])
+def test_alert_column_is_what_the_live_engine_fires(
+    tmp_path: Path, series: tuple[Path, list[float]], direction: str
+) -> None:
     path, values = series
     out = tmp_path / "scores.csv"
-    summary = run_detect(path, out)
+    summary = run_detect(path, out, direction=direction)  # type: ignore[arg-type]
     rows = _read(out)
     assert list(rows[0]) == ["timestamp", "anomaly_score", "alert"]
     assert len(rows) == len(values) == summary["rows"]
-    assert [i for i, r in enumerate(rows) if r["alert"] == "1"] == [400]
-    assert summary["alerts"] == 1 and summary["skipped"] == 0
+    emitted = [i for i, r in enumerate(rows) if r["alert"] == "1"]
+    assert emitted == _live_alerts(values, direction)
+    assert summary["alerts"] == len(emitted)
     assert all(0.0 <= float(r["anomaly_score"]) <= 1.0 for r in rows)
-    live = make_detector("spike", DetectorConfig())
-    start = parse_timestamp(rows[0]["timestamp"])
-    decisions = [live.update(start + 60_000 * i, v) for i, v in enumerate(values)]
-    assert [r["alert"] == "1" for r in rows] == [d.anomalous for d in decisions]
-    assert [float(r["anomaly_score"]) for r in rows] == pytest.approx([d.score for d in decisions], abs=1e-6)
+    if direction == "both":
+        assert 400 in emitted and any(900 <= i < 905 for i in emitted)  # the incidents are found
+    if direction == "up":
+        assert 700 not in emitted
+    if direction == "down":
+        assert 400 not in emitted
 
 
-def test_config_file_maps_to_detector_config(tmp_path: Path, series: tuple[Path, list[float]]) -> None:
-    path, _ = series
-    config = tmp_path / "detect.toml"
-    config.write_text('[detector]\ndirection = "down"\nwarmup_points = 50\n')
+def test_config_file_applies_its_anomaly_table(tmp_path: Path, series: tuple[Path, list[float]]) -> None:
+    path, values = series
+    config = tmp_path / "alerts.toml"
+    config.write_text("[anomaly]\nwarmup_windows = 800\n")
     summary = run_detect(path, tmp_path / "out.csv", config)
-    assert summary["alerts"] == 0
-    assert summary["config"]["direction"] == "down" and summary["config"]["warmup_points"] == 50
+    rows = _read(tmp_path / "out.csv")
+    assert summary["config"]["warmup_windows"] == 800
+    emitted = [i for i, r in enumerate(rows) if r["alert"] == "1"]
+    assert emitted and min(emitted) >= 800
+    assert emitted == _live_alerts(values, anomaly=AnomalyConfig(warmup_windows=800))
     config.write_text("[detector]\nno_such_setting = 1\n")
-    with pytest.raises(ValueError, match="no_such_setting"):
+    with pytest.raises(DetectInputError, match="no_such_setting"):
         run_detect(path, tmp_path / "out.csv", config)
-    config.write_text("[detector\n")
+    config.write_text("[anomaly\n")
     with pytest.raises(DetectInputError):
         run_detect(path, tmp_path / "out.csv", config)
+
+
+def test_the_min_requests_gate_reads_a_requests_column(tmp_path: Path) -> None:
+    values = _incidents(noisy(1400, seed=3))
+    calls = ["100"] * len(values)
+    for i in range(395, 405):
+        calls[i] = "3"  # too few calls around the spike: the live engine does not look at those windows
+    path = tmp_path / "calls.csv"
+    _write_series(path, [repr(v) for v in values], calls)
+    summary = run_detect(path, tmp_path / "out.csv")
+    rows = _read(tmp_path / "out.csv")
+    assert summary["not_fed"] == 10
+    assert rows[400]["alert"] == "0" and rows[400]["anomaly_score"] == "0.000000"
+    assert any(r["alert"] == "1" for r in rows[900:905])
 
 
 def test_bad_values_are_kept_as_rows_but_not_scored(tmp_path: Path) -> None:
@@ -75,7 +130,7 @@ def test_bad_values_are_kept_as_rows_but_not_scored(tmp_path: Path) -> None:
     _write_series(path, values)
     summary = run_detect(path, tmp_path / "out.csv")
     rows = _read(tmp_path / "out.csv")
-    assert summary["skipped"] == 3 and len(rows) == 300
+    assert summary["not_fed"] == 3 and len(rows) == 300
     assert rows[20] == {"timestamp": "2024-05-01T00:20:00Z", "anomaly_score": "0.000000", "alert": "0"}
 
 
@@ -103,10 +158,10 @@ def test_register_adds_the_subcommand(tmp_path: Path, series: tuple[Path, list[f
     path, _ = series
     args = parser.parse_args(["detect", "--input", str(path), "--output", str(tmp_path / "o.csv")])
     assert args.func(args) == 0
-    assert '"alerts": 1' in capsys.readouterr().out
+    assert '"alerts": ' in capsys.readouterr().out
     with pytest.raises(SystemExit):
         parser.parse_args(["detect", "--help"])
     help_text = capsys.readouterr().out
-    assert "[detector]" in help_text and "--config" in help_text and "anomaly_score" in help_text
+    assert "[anomaly]" in help_text and "--config" in help_text and "anomaly_score" in help_text
     bad = parser.parse_args(["detect", "--input", str(tmp_path / "missing.csv"), "--output", "x.csv"])
     assert bad.func(bad) == 2
