@@ -1,0 +1,49 @@
+"""Calls made through the instrumented SDKs reach ClickHouse: real SDKs -> Monitor -> broker -> worker -> chdb."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anthropic
+import openai
+import pytest
+
+from llmpulse.producers import Monitor, call_labels, instrument_anthropic, instrument_openai
+from tests.producers.provider_fakes import USAGE_CHAT, USAGE_STREAM, ProviderServer
+from tests.stream_jobs.pipeline_helpers import private_settings, start_stack
+
+pytestmark = pytest.mark.integration
+
+MESSAGES = [{"role": "user", "content": "Say hello"}]
+
+
+def test_instrumented_calls_are_stored_with_model_tokens_ttft_cost_and_labels(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    settings = private_settings(kafka_bootstrap, tmp_path)
+    with ProviderServer() as server, start_stack(settings, tmp_path) as stack:
+        monitor = Monitor(settings.kafka_bootstrap, topic=settings.calls_topic)
+        oai = instrument_openai(
+            openai.OpenAI(api_key="sk-test", base_url=f"{server.url}/v1", max_retries=0), monitor, app="search"
+        )
+        claude = instrument_anthropic(
+            anthropic.Anthropic(api_key="sk-ant", base_url=server.url, max_retries=0), monitor, app="support"
+        )
+        with call_labels(team="core", user_id="u-42", feature="answer"):
+            oai.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+            list(oai.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
+            claude.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES, stream=True)
+        assert monitor.flush(60.0) == 0
+        monitor.close()
+        stack.wait_caught_up(timeout_s=180)
+        rows = stack.reader().query(
+            "SELECT provider, request_model, input_tokens, output_tokens, cache_read_tokens, ttft_ms IS NOT NULL, "
+            "cost_usd > 0, app, team, user_id, attributes['feature'] FROM llm_calls ORDER BY request_model"
+        ).rows
+    assert [tuple(row) for row in rows] == [
+        ("anthropic", "claude-sonnet-4-6", 2140, 27, 2000, 1, 1, "support", "core", "u-42", "answer"),
+        ("openai", "gpt-4o", USAGE_CHAT["prompt_tokens"], USAGE_CHAT["completion_tokens"], 1024, 0, 1,
+         "search", "core", "u-42", "answer"),
+        ("openai", "gpt-4o-mini", USAGE_STREAM["prompt_tokens"], USAGE_STREAM["completion_tokens"], 0, 1, 1,
+         "search", "core", "u-42", "answer"),
+    ]  # fmt: skip
