@@ -32,13 +32,13 @@ def test_instrumented_calls_are_stored_with_model_tokens_ttft_cost_and_labels(
         with call_labels(team="core", user_id="u-42", feature="answer"):
             oai.chat.completions.create(model="gpt-4o", messages=MESSAGES)
             list(oai.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
-            claude.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES, stream=True)
+            list(claude.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES, stream=True))
         assert monitor.flush(60.0) == 0
         monitor.close()
         stack.wait_caught_up(timeout_s=180)
         rows = stack.reader().query(
-            "SELECT provider, request_model, input_tokens, output_tokens, cache_read_tokens, ttft_ms IS NOT NULL, "
-            "cost_usd > 0, app, team, user_id, attributes['feature'] FROM llm_calls ORDER BY request_model"
+            "SELECT provider, model, input_tokens, output_tokens, cache_read_tokens, ttft_ms IS NOT NULL, "
+            "cost_usd > 0, app, team, user_id, attributes['feature'] FROM llm_calls ORDER BY model"
         ).rows
     assert [tuple(row) for row in rows] == [
         ("anthropic", "claude-sonnet-4-6", 2140, 27, 2000, 1, 1, "support", "core", "u-42", "answer"),
