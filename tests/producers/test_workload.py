@@ -317,9 +317,20 @@ def test_runaway_spend(baseline: list[dict[str, Any]]) -> None:
     assert all(LLMCallEvent.model_validate(evs[i]).to_wire() == evs[i] for i in inside)
 
 
-def test_generation_speed() -> None:
+def test_a_long_replay_streams_ordered_unique_events() -> None:
+    """200,000 events (several laps of the trace), consumed as a stream: every one arrives, in arrival order,
+    with a unique id, event time spanning exactly ``span_ms`` (speed is measured by ``llmpulse bench``)."""
+    n = 200_000
     wl = Workload(seed=1)
-    start = time.perf_counter()
-    count = sum(1 for _ in wl.events(200_000, start_ms=START, speedup=100.0))
-    elapsed = time.perf_counter() - start
-    print(f"\nworkload: {count:,} events in {elapsed:.2f} s ({count / elapsed:,.0f} events/s)")
+    count, last_send, last_ts, first_ts = 0, -1.0, -1, None
+    ids: set[str] = set()
+    for send_at, e in wl.events(n, start_ms=START, speedup=100.0):
+        assert send_at >= last_send and e["ts_ms"] >= last_ts
+        last_send, last_ts = send_at, e["ts_ms"]
+        first_ts = e["ts_ms"] if first_ts is None else first_ts
+        ids.add(e["event_id"])
+        count += 1
+    assert count == len(ids) == n
+    assert n > 2 * len(wl.trace)  # the replay wrapped around the trace at least twice
+    assert first_ts == START and last_ts - first_ts == wl.span_ms(n)
+    assert last_send == pytest.approx(wl.span_ms(n) / 1000 / 100.0, abs=0.01)
