@@ -9,7 +9,9 @@ from collections.abc import Sequence
 
 from llmpulse import __version__
 
-COMMANDS = ("up", "broker", "worker", "demo", "query", "migrate", "schema", "detect", "bridge", "bench")
+COMMANDS = (
+    "up", "broker", "worker", "demo", "query", "serve", "otlp", "migrate", "schema", "detect", "bridge", "bench",
+)  # fmt: skip
 
 DESCRIPTION = """\
 llmpulse: real-time monitoring for LLM applications.

@@ -206,6 +206,11 @@ class Monitor:
         return CallTracker(self.record, provider, model, app=app, team=team, user_id=user_id, fields=fields)
 
     @property
+    def room(self) -> int:
+        """How many more events ``record()`` accepts right now (a receiver can say "retry later" instead)."""
+        return max(self.buffer_events - len(self._buf), 0)
+
+    @property
     def buffered(self) -> int:
         """Events accepted but not yet delivered or failed (deque, sender, librdkafka)."""
         return len(self._buf) + self._in_hand + self._pending_events + self._in_flight
