@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from llmpulse.bench.accuracy import max_relative_error
-from llmpulse.bench.traffic import generate_chunks, records
+from llmpulse.bench.traffic import generate_chunks, now_ms, records
 from llmpulse.clickhouse import queries
 from llmpulse.clickhouse.chdb_store import ChdbStore
 from llmpulse.clickhouse.migrate import migrate
@@ -33,7 +33,8 @@ def load(store: ChdbStore, calls: int, prices_file: Path | None, progress: Calla
     sink = CallSink(store, Settings(max_event_age_s=10**9), PriceBook(prices_file))
     done = 0
     offset = 0
-    for part in generate_chunks(calls, LOAD_CHUNK, seed=23):
+    days = 29  # inside the pipeline's 30-day age limit, like a month of a real deployment
+    for part in generate_chunks(calls, LOAD_CHUNK, windows=days * 1440, end_ms=now_ms() - 60_000, seed=23):
         recs = [Record(0, offset + i, ts, value) for i, (ts, value) in enumerate(records(part))]
         sink.write_chunk(Chunk("bench.load", 0, offset, offset + len(recs), recs))
         offset += len(recs)

@@ -87,29 +87,47 @@ def _texts(col: pa.Array, name: str, cap: int, redact: Redact | None, flags: lis
 
 
 def _attributes(col: pa.Array, redact: Redact | None, flags: list[list[str]], pii: np.ndarray) -> pa.Array:
+    """Caps (rare: per event) and redaction of the attribute values. Values repeat (a feature name, a region),
+    so each distinct value is redacted once and the result mapped back to every entry that holds it."""
     col = pc.fill_null(col, pa.scalar([], ATTRIBUTES)) if col.null_count else col
-    if len(col.values) == 0:
+    offsets = col.offsets.to_numpy(zero_copy_only=False)
+    if offsets[0] != 0 or len(col.keys) != offsets[-1]:  # a slice: keys/items would be the whole parent's
+        col = col.take(pa.array(np.arange(len(col))))
+    if len(col.keys) == 0:
         return col
     sizes = np.diff(col.offsets.to_numpy(zero_copy_only=False))
     key_len = pc.max(pc.utf8_length(col.keys)).as_py() or 0
     value_len = pc.max(pc.utf8_length(col.items)).as_py() or 0
-    if redact is None and sizes.max() <= MAX_ATTRIBUTES and max(key_len, value_len) <= MAX_ATTRIBUTE_CHARS:
+    if sizes.max() > MAX_ATTRIBUTES or max(key_len, value_len) > MAX_ATTRIBUTE_CHARS:
+        col = _capped_attributes(col, flags)
+        sizes = np.diff(col.offsets.to_numpy(zero_copy_only=False))
+    if redact is None:
         return col
+    encoded = col.items.dictionary_encode()
+    redacted = [redact(value) for value in encoded.dictionary.to_pylist()]
+    found = np.array([count for _, count in redacted], dtype=np.int64)
+    if not found.any():
+        return col
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    np.add.at(pii, np.repeat(np.arange(len(col)), sizes), found[codes])
+    items = pa.array([text for text, _ in redacted], pa.string()).take(encoded.indices)
+    return pa.MapArray.from_arrays(col.offsets, col.keys, items)
+
+
+def _capped_attributes(col: pa.Array, flags: list[list[str]]) -> pa.Array:
     out: list[list[tuple[str, str]]] = []
     for i, items in enumerate(col.to_pylist()):
         if len(items) > MAX_ATTRIBUTES:
             items = items[:MAX_ATTRIBUTES]
             flags[i].append("capped:attributes")
-        cleaned = []
+        capped = []
         for k, v in items:
             if len(k) > MAX_ATTRIBUTE_CHARS or len(v) > MAX_ATTRIBUTE_CHARS:
                 k, v = k[:MAX_ATTRIBUTE_CHARS], v[:MAX_ATTRIBUTE_CHARS]
-                flags[i].append("capped:attributes")
-            if redact is not None:
-                v, found = redact(v)
-                pii[i] += found
-            cleaned.append((k, v))
-        out.append(cleaned)
+                if "capped:attributes" not in flags[i]:
+                    flags[i].append("capped:attributes")
+            capped.append((k, v))
+        out.append(capped)
     return pa.array(out, ATTRIBUTES)
 
 
