@@ -169,8 +169,8 @@ class Runtime:
             recs.sort(key=lambda r: r.offset)
             if not self.planner.knows(partition):
                 ranges = await self.run(sink.recorded_ranges, self.planner.topic, partition, recs[0].offset)
-                if ranges:
-                    log.info("partition %d: re-cutting %d recorded chunk(s) after a restart", partition, len(ranges))
+                log.info("partition %d: reading from offset %d, %d recorded chunk(s) to re-cut", partition,
+                         recs[0].offset, len(ranges))  # fmt: skip
                 self.planner.start_partition(partition, ranges)
             ready.extend(self.planner.add(partition, recs))
         if not ready:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import time
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
 
 from llmpulse.producers import Monitor
-from llmpulse.producers.workload import Workload
+from llmpulse.producers.workload import Incident, Workload
 from llmpulse.settings import Settings
 from llmpulse.stack import Stack
 
@@ -28,8 +31,8 @@ def private_settings(bootstrap: str, tmp_path: Path, **extra: Any) -> Settings:
     )
 
 
-def workload_events(n: int, seed: int = 1) -> list[dict[str, Any]]:
-    workload = Workload(seed=seed)
+def workload_events(n: int, seed: int = 1, incidents: Sequence[Incident] = ()) -> list[dict[str, Any]]:
+    workload = Workload(seed=seed, incidents=list(incidents))
     start = workload.start_ms_ending_now(n)
     return [event for _, event in workload.events(n, start_ms=start)]
 
@@ -57,3 +60,16 @@ def start_stack(settings: Settings, tmp_path: Path) -> Stack:
     stack.start_worker()
     stack.wait_worker_ready()
     return stack
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 120.0, poll_s: float = 0.2) -> None:
+    """Poll ``condition`` until it holds; fail with ``what`` after ``timeout_s`` (generous: the machine is shared)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout_s:g} s waiting for {what}"
+        time.sleep(poll_s)
+
+
+def log_has(path: Path, pattern: str) -> bool:
+    """Whether a worker log contains a line matching ``pattern`` (a regular expression)."""
+    return path.exists() and re.search(pattern, path.read_text(errors="replace")) is not None
