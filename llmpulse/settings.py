@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from llmpulse.schemas import topics
@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     ttl_rollups_days: int | None = Field(None, ge=0, description="llm_call_rollups_1m and llm_user_cost_1d")
     ttl_dead_letters_days: int | None = Field(None, ge=0, description="llm_dead_letters; unset = 30")
     ttl_alerts_days: int | None = Field(None, ge=0, description="llm_alerts; unset = keep")
+
+    @field_validator("ttl_calls_days", "ttl_text_days", "ttl_rollups_days", "ttl_dead_letters_days",
+                     "ttl_alerts_days", "clickhouse_cluster", mode="before")  # fmt: skip
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # compose passes `VAR: ${VAR:-}` as an empty string when .env leaves it empty
+        return None if isinstance(value, str) and not value.strip() else value
 
     store_fault_file: Path | None = Field(None, description="outage drills: the store fails while this file exists")
 
