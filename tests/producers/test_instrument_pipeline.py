@@ -1,4 +1,5 @@
-"""Calls made through the instrumented SDKs reach ClickHouse: real SDKs -> Monitor -> broker -> worker -> chdb."""
+"""Calls made through the instrumented SDKs and through OTLP reach ClickHouse: real SDKs / OTLP receiver -> Monitor
+-> broker -> worker -> chdb."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import openai
 import pytest
 
 from llmpulse.producers import Monitor, call_labels, instrument_anthropic, instrument_openai
+from llmpulse.producers.otlp import Receiver
 from tests.producers.provider_fakes import USAGE_CHAT, USAGE_STREAM, ProviderServer
+from tests.producers.test_otlp import GENAI, otlp_json
 from tests.stream_jobs.pipeline_helpers import private_settings, start_stack
 
 pytestmark = pytest.mark.integration
@@ -33,15 +36,18 @@ def test_instrumented_calls_are_stored_with_model_tokens_ttft_cost_and_labels(
             oai.chat.completions.create(model="gpt-4o", messages=MESSAGES)
             list(oai.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
             list(claude.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES, stream=True))
+        status, _, _ = Receiver(monitor).export(otlp_json(GENAI), "application/json")
+        assert status == 200
         assert monitor.flush(60.0) == 0
         monitor.close()
         stack.wait_caught_up(timeout_s=180)
         rows = stack.reader().query(
             "SELECT provider, model, input_tokens, output_tokens, cache_read_tokens, ttft_ms IS NOT NULL, "
-            "cost_usd > 0, app, team, user_id, attributes['feature'] FROM llm_calls ORDER BY model"
+            "cost_usd > 0, app, team, user_id, attributes['feature'] FROM llm_calls ORDER BY model, app"
         ).rows
     assert [tuple(row) for row in rows] == [
         ("anthropic", "claude-sonnet-4-6", 2140, 27, 2000, 1, 1, "support", "core", "u-42", "answer"),
+        ("openai", "gpt-4o", 1200, 80, 1024, 1, 1, "rag-api", "payments", "u-1", "refund-bot"),  # via OTLP
         ("openai", "gpt-4o", USAGE_CHAT["prompt_tokens"], USAGE_CHAT["completion_tokens"], 1024, 0, 1,
          "search", "core", "u-42", "answer"),
         ("openai", "gpt-4o-mini", USAGE_STREAM["prompt_tokens"], USAGE_STREAM["completion_tokens"], 0, 1, 1,

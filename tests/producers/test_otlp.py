@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,7 +170,10 @@ def test_openinference_openai_instrumentation_end_to_end(receiver: RunningReceiv
     assert event.cache_read_tokens == 1024 and event.app == "checkout"
 
 
-def otlp_json(attributes: dict[str, Any], trace: str = "5B8EFFF798038103D269B633813FC60C") -> bytes:
+def otlp_json(
+    attributes: dict[str, Any], trace: str = "5B8EFFF798038103D269B633813FC60C", start_ns: int | None = None
+) -> bytes:
+    start_ns = time.time_ns() if start_ns is None else start_ns
     def value(v: Any) -> dict[str, Any]:
         if isinstance(v, bool):
             return {"boolValue": v}
@@ -183,7 +187,7 @@ def otlp_json(attributes: dict[str, Any], trace: str = "5B8EFFF798038103D269B633
 
     span = {
         "traceId": trace, "spanId": "EEE19B7EC3C1B174", "name": "llm", "kind": 3,
-        "startTimeUnixNano": "1735689600000000000", "endTimeUnixNano": "1735689601500000000",
+        "startTimeUnixNano": str(start_ns), "endTimeUnixNano": str(start_ns + 1_500_000_000),
         "attributes": [{"key": k, "value": value(v)} for k, v in attributes.items()],
         "status": {},
     }  # fmt: skip
@@ -205,7 +209,7 @@ def test_json_with_openinference_and_deprecated_names_and_partial_success(
                   "gen_ai.usage.completion_tokens": 7}  # fmt: skip
     broken = {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": -5}
     responses = [
-        httpx.post(receiver.url, content=gzip.compress(otlp_json(attrs)),
+        httpx.post(receiver.url, content=gzip.compress(otlp_json(attrs, start_ns=1735689600_000_000_000)),
                    headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
         for attrs in (openinference, deprecated, broken)
     ]  # fmt: skip
