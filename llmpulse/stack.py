@@ -2,7 +2,7 @@
 
 Used by ``llmpulse up``, ``llmpulse demo``, the benchmark and the integration tests. Workers are separate
 processes (they use the second core, and chdb lets one process own a data directory); the stack reads the
-store through the owning worker's read-only endpoint.
+store through the owning worker's ClickHouse HTTP endpoint, as the read-only ``reader``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from types import TracebackType
 from confluent_kafka import Consumer, TopicPartition
 from pydantic import SecretStr
 
-from llmpulse.clickhouse.local_api import worker_url
+from llmpulse.clickhouse.http import endpoint_url
 from llmpulse.clickhouse.store import Store, open_store
 from llmpulse.kafka.admin import ensure_topics, wait_for_kafka
 from llmpulse.kafka.broker import EmbeddedBroker
@@ -94,7 +94,7 @@ class Stack:
             for i, proc in enumerate(self.workers):
                 if proc.poll() is not None:
                     raise StackError(f"worker {i} exited with {proc.returncode}; see {self.log_dir}/worker-{i}.log")
-            if self.settings.clickhouse_url is not None or worker_url(self.settings.data_dir):
+            if self.settings.clickhouse_url is not None or endpoint_url(self.settings.data_dir):
                 return
             time.sleep(0.1)
         raise StackError(f"worker not ready after {timeout_s:g}s; see {self.log_dir}")
@@ -125,7 +125,8 @@ class Stack:
 
     # -- observing ----------------------------------------------------------------------------------
     def reader(self) -> Store:
-        return open_store(self.settings)
+        """The store as the read-only ``reader`` (embedded: through the owner's ClickHouse HTTP endpoint)."""
+        return open_store(self.settings, user="reader")
 
     def lag(self) -> int:
         """Records of the calls topic not yet committed by the worker group (i.e. not yet stored)."""

@@ -1,4 +1,4 @@
-"""``llmpulse query "SQL"``: run SQL against the store and print a table or JSON rows."""
+"""``llmpulse query "SQL"``: run SQL against the store, as a read-only user, and print a table or JSON rows."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ import orjson
 
 from llmpulse.cli.common import add_store_flags, fail, settings_from
 from llmpulse.clickhouse.exceptions import StoreError
-from llmpulse.clickhouse.store import QueryResult, open_store
+from llmpulse.clickhouse.store import QueryResult, Store, open_store
+from llmpulse.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("query", help="run SQL against ClickHouse",
+    p = sub.add_parser("query", help="run SQL against ClickHouse (read-only)",
                        description="Run SQL against the configured ClickHouse: a server "
-                                   "(LLMPULSE_CLICKHOUSE_URL), the running worker that owns the embedded data "
-                                   "dir (read-only), or the data dir itself.")  # fmt: skip
+                                   "(LLMPULSE_CLICKHOUSE_URL), or the embedded store through the ClickHouse HTTP "
+                                   "endpoint of the process that owns it (as the read-only `reader`; when none "
+                                   "runs, this command serves the data dir itself for the query).")  # fmt: skip
     p.add_argument("sql", help='e.g. "SELECT model, latency_p95_ms FROM llm_rollups_1m_v LIMIT 5"')
     add_store_flags(p)
     p.add_argument("--json", action="store_true", help="print one JSON object per row")
@@ -42,11 +44,30 @@ def format_table(result: QueryResult, max_width: int = 40) -> str:
     return "\n".join(out)
 
 
+def read_query(settings: Settings, sql: str) -> QueryResult:
+    """``sql`` as the endpoint's ``reader``: one client path and one set of rules, whoever owns the store."""
+    from llmpulse.clickhouse.chdb_store import ChdbStore
+
+    with open_store(settings, user="reader") as store:
+        if not isinstance(store, ChdbStore):
+            return store.query(sql)
+        from llmpulse.clickhouse.http.server import Endpoint
+        from llmpulse.clickhouse.http.settings import EndpointSettings
+        from llmpulse.clickhouse.store import endpoint_store
+
+        endpoint = Endpoint(store, EndpointSettings(max_concurrent_queries=1), host="127.0.0.1", port=0)
+        try:
+            reader: Store = endpoint_store(store.data_dir, endpoint.url, "reader")
+            with reader:
+                return reader.query(sql)
+        finally:
+            endpoint.stop()
+
+
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     try:
-        with open_store(settings) as store:
-            result = store.query(args.sql)
+        result = read_query(settings, args.sql)
     except StoreError as exc:
         return fail(str(exc))
     if args.json:

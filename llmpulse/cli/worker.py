@@ -66,10 +66,10 @@ def run_worker(settings: Settings, bootstrap: str) -> int:
     except StoreError as exc:
         return fail(str(exc))
     server = None
-    if runtime.store.kind == "chdb":  # this worker owns the embedded store: serve it to the others
-        from llmpulse.clickhouse.local_api import serve_store
+    if runtime.store.kind == "chdb":  # this worker owns the embedded store: serve ClickHouse's HTTP interface
+        from llmpulse.clickhouse.http.server import serve_owned
 
-        server = serve_store(runtime.store, settings.data_dir)
+        server = serve_owned(runtime.store)
     app = create_app(settings, bootstrap, runtime)
     log.info("worker %d consuming %s from %s", os.getpid(), settings.calls_topic, bootstrap)
     # Faust's own logging at WARNING (it reconfigures the root logger); llmpulse's own lines (progress,
@@ -89,6 +89,6 @@ def run_worker(settings: Settings, bootstrap: str) -> int:
         code = 0
     finally:
         if server is not None:
-            server.shutdown()
+            server.stop()
         runtime.close()
     return code

@@ -1,4 +1,9 @@
-"""The embedded store: ClickHouse's own engine in-process (chdb). One process owns a data directory."""
+"""The embedded store: ClickHouse's own engine in-process (chdb). One process owns a data directory.
+
+The tables live in the ``llmpulse`` database, as on a server (a data directory made before that, with the
+tables in ``default``, keeps using ``default``). Other processes reach the store through the owner's
+ClickHouse HTTP endpoint (``llmpulse.clickhouse.http``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from llmpulse.clickhouse.exceptions import StoreError, StoreUnavailable
-from llmpulse.clickhouse.store import QueryResult, Store, check_ident, check_token
+from llmpulse.clickhouse.store import DATABASE, QueryResult, Store, check_ident, check_token
 
 
 def _pylist(column: pa.ChunkedArray) -> list[Any]:
@@ -22,22 +27,46 @@ def _pylist(column: pa.ChunkedArray) -> list[Any]:
         return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in raw]
 
 
+def open_session(data_dir: Path) -> Any:
+    """A new chdb session (connection) on ``data_dir``; sessions of one process share the engine."""
+    from chdb import session
+
+    try:
+        return session.Session(str(data_dir))
+    except Exception as exc:  # chdb raises a bare RuntimeError when another process holds the dir
+        raise StoreUnavailable(
+            f"cannot open the embedded ClickHouse data directory {data_dir}: {exc}. "
+            "Only one process can open it at a time: stop the other llmpulse process, or reach the store "
+            "through its ClickHouse HTTP endpoint."
+        ) from exc
+
+
+def pick_database(session: Any) -> str:
+    """``llmpulse`` (created if missing), unless this is an older data dir whose tables are in ``default``."""
+    legacy = session.query(
+        "SELECT (SELECT count() FROM system.tables WHERE database = 'default' AND name = 'llmpulse_migrations'),"
+        f" (SELECT count() FROM system.databases WHERE name = '{DATABASE}')", "TSV"
+    ).bytes().split()  # fmt: skip
+    if legacy == [b"1", b"0"]:
+        return "default"
+    session.query(f"CREATE DATABASE IF NOT EXISTS {DATABASE}", "TSV")
+    return DATABASE
+
+
 class ChdbStore(Store):
     kind = "chdb"
 
     def __init__(self, data_dir: Path | str) -> None:
-        from chdb import session
-
         self.data_dir = Path(data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._session = open_session(self.data_dir)
         try:
-            self._session = session.Session(str(self.data_dir))
-        except Exception as exc:  # chdb raises a bare RuntimeError when another process holds the dir
-            raise StoreUnavailable(
-                f"cannot open the embedded ClickHouse data directory {self.data_dir}: {exc}. "
-                "Only one process can open it at a time: stop the other llmpulse worker or use --data-dir."
-            ) from exc
+            self.database = pick_database(self._session)
+            self._session.query(f"USE {self.database}", "TSV")
+        except Exception as exc:
+            self.close()
+            raise StoreError(f"cannot prepare the embedded store in {self.data_dir}: {exc}") from exc
 
     def describe(self) -> str:
         return f"chdb:{self.data_dir}"
@@ -76,6 +105,22 @@ class ChdbStore(Store):
             except Exception as exc:
                 raise StoreError(f"insert into {table} failed: {exc}") from exc
         del arrow_data
+
+    def insert_encoded(self, statement: str, fmt: str, data: bytes) -> tuple[int, int]:
+        """Run ``statement`` (``INSERT INTO t (cols) [SETTINGS …]``, no FORMAT) with ``data`` encoded in ``fmt``
+        (any ClickHouse input format: Native, Arrow, RowBinary, JSONEachRow, CSV, …); (rows, bytes) written."""
+        with self._lock:
+            try:
+                inserter = self._session._conn.send_insert(statement, fmt)
+                try:
+                    inserter.append(data)
+                    result = inserter.finish()
+                except BaseException:
+                    inserter.cancel()
+                    raise
+            except Exception as exc:
+                raise StoreError(str(exc)) from exc
+        return int(result.rows_written), int(result.bytes_written)
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(Exception):  # closing twice is harmless

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from llmpulse.settings import Settings
 
+DATABASE = "llmpulse"  # the database llmpulse's tables live in (the embedded store's, and a server's by convention)
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9._:/#\-]{1,256}$")
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -74,20 +76,33 @@ class Store(ABC):
         self.close()
 
 
-def open_store(settings: Settings, *, own: bool = False) -> Store:
+def open_store(settings: Settings, *, own: bool = False, user: str = "writer") -> Store:
     """The server store when ``clickhouse_url`` is set; else the embedded store in ``data_dir``: through the
-    endpoint of the worker that owns it, if one runs, or opened here (``own``: always opened here)."""
+    ClickHouse HTTP endpoint of the process that owns it, if one runs (as ``user``: ``writer`` or ``reader``),
+    or opened here (``own``: always opened here)."""
     if settings.clickhouse_url is not None:
         from llmpulse.clickhouse.server_store import ServerStore
 
         return ServerStore(settings.clickhouse_url.get_secret_value())
     if not own:
-        from llmpulse.clickhouse.local_api import RemoteStore, worker_url
+        from llmpulse.clickhouse.http import endpoint_url
 
-        url = worker_url(settings.data_dir)
+        url = endpoint_url(settings.data_dir)
         if url is not None:
-            return RemoteStore(url)
+            return endpoint_store(settings.data_dir, url, user)
     from llmpulse.clickhouse.chdb_store import ChdbStore
 
     return ChdbStore(settings.data_dir)
 
+
+def endpoint_store(data_dir: Path, url: str, user: str) -> Store:
+    """A ``ServerStore`` on the embedded store's endpoint at ``url``, as ``user``."""
+    from llmpulse.clickhouse.http import stored_password
+    from llmpulse.clickhouse.server_store import ServerStore, with_credentials
+
+    password = stored_password(data_dir, user)
+    if password is None:
+        from llmpulse.clickhouse.exceptions import StoreError
+
+        raise StoreError(f"no password for the endpoint's user {user}: set LLMPULSE_ENDPOINT_{user.upper()}_PASSWORD")
+    return ServerStore(with_credentials(url, user, password.get_secret_value(), ""))

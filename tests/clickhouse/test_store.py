@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from llmpulse.clickhouse.exceptions import StoreError
-from llmpulse.clickhouse.local_api import RemoteStore, is_read_only, serve_store
 from llmpulse.clickhouse.migrate import migrate, migration_files, split_statements
 from llmpulse.clickhouse.server_store import redact_url
 from llmpulse.clickhouse.store import Store, check_token
@@ -56,19 +54,6 @@ def test_query_parameters_and_errors(store: Store) -> None:
     assert store.query("SELECT {x:String} AS v", {"x": "it's"}).dicts() == [{"v": "it's"}]
     with pytest.raises(StoreError):
         store.query("SELECT * FROM no_such_table")
-
-
-def test_worker_endpoint_is_read_only(store: Store, tmp_path: Path) -> None:
-    server = serve_store(store, tmp_path)
-    try:
-        remote = RemoteStore(f"http://127.0.0.1:{server.server_address[1]}")
-        assert remote.query("SELECT count() AS n FROM llm_calls").dicts() == [{"n": 0}]
-        with pytest.raises(StoreError, match="read-only"):
-            remote.query("DROP TABLE llm_calls")
-        remote.close()
-    finally:
-        server.shutdown()
-    assert is_read_only("  WITH x AS (SELECT 1) SELECT * FROM x") and not is_read_only("INSERT INTO t VALUES")
 
 
 def test_split_statements_and_url_redaction() -> None:
