@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from llmpulse import __version__
 
 COMMANDS = (
-    "up", "broker", "worker", "demo", "query", "serve", "otlp", "migrate", "schema", "detect", "bridge", "bench",
+    "up", "broker", "worker", "demo", "query", "serve", "otlp", "doctor", "migrate", "schema", "detect", "bridge",
+    "bench",
 )  # fmt: skip
 
 DESCRIPTION = """\
