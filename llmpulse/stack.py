@@ -53,6 +53,7 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.broker: EmbeddedBroker | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.endpoints: list[subprocess.Popen[bytes]] = []
         self.bootstrap = settings.kafka_bootstrap or ""
 
     # -- start / stop -------------------------------------------------------------------------------
@@ -99,6 +100,26 @@ class Stack:
             time.sleep(0.1)
         raise StackError(f"worker not ready after {timeout_s:g}s; see {self.log_dir}")
 
+    def start_endpoint(self, port: int, extra_env: dict[str, str] | None = None,
+                       timeout_s: float = 60.0) -> subprocess.Popen[bytes]:  # fmt: skip
+        """``llmpulse serve``: a process that owns the embedded store and serves it over ClickHouse's HTTP
+        interface on ``port`` (and nothing else); returns once it answers."""
+        logfile = open(self.log_dir / "endpoint.log", "ab")  # noqa: SIM115 - lives with the process
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llmpulse", "serve", "--data-dir", str(self.settings.data_dir), "--port", str(port)],
+            env={**self.worker_env(), **(extra_env or {})},
+            stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        self.endpoints.append(proc)
+        deadline = time.monotonic() + timeout_s
+        while endpoint_url(self.settings.data_dir) != f"http://127.0.0.1:{port}":
+            if proc.poll() is not None:
+                raise StackError(f"the endpoint exited with {proc.returncode}; see {self.log_dir}/endpoint.log")
+            if time.monotonic() > deadline:
+                raise StackError(f"the endpoint did not start within {timeout_s:g}s; see {self.log_dir}")
+            time.sleep(0.1)
+        return proc
+
     def stop_worker(self, proc: subprocess.Popen[bytes], *, kill: bool = False, timeout_s: float = 30.0) -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
@@ -107,11 +128,12 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        if proc in self.workers:
-            self.workers.remove(proc)
+        for group in (self.workers, self.endpoints):
+            if proc in group:
+                group.remove(proc)
 
     def stop(self) -> None:
-        for proc in list(self.workers):
+        for proc in list(self.workers) + list(self.endpoints):
             self.stop_worker(proc)
         if self.broker is not None:
             self.broker.stop()
