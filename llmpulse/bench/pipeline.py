@@ -9,6 +9,7 @@ closed window.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import defaultdict
@@ -50,6 +51,12 @@ def _status_mb(pid: int, key: str) -> float:
         if line.startswith(key):
             return int(line.split()[1]) / 1024.0
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def warmup_windows(settings: Settings) -> int:
@@ -167,7 +174,9 @@ def run_pipeline(stack: Stack, settings: Settings, events: list[dict[str, Any]],
         before = int(store.query("SELECT count() FROM llm_calls").scalar())
         rolled_before = int(store.query("SELECT sum(requests) FROM llm_call_rollups_1m").scalar() or 0)
     monitor = Monitor(stack.bootstrap, topic=settings.calls_topic, buffer_events=len(events) + 1)
+    worker = stack.workers[0].pid
     with AlertWatch(stack, settings) as watch:
+        cpu0 = cpu_seconds(worker)
         t0 = time.perf_counter()
         for event in events:
             monitor.record(event)
@@ -186,6 +195,7 @@ def run_pipeline(stack: Stack, settings: Settings, events: list[dict[str, Any]],
                     raise TimeoutError(f"only {calls} of {want} calls visible after 30 minutes")
                 time.sleep(poll_s)
         stored_at = time.perf_counter()
+        cpu = cpu_seconds(worker) - cpu0
     last_window = max(e["ts_ms"] for e in events[-1000:])
     catch_up = wait_evaluated(stack, settings, last_window - last_window % WINDOW_MS)
     stats = monitor.stats()
@@ -197,6 +207,8 @@ def run_pipeline(stack: Stack, settings: Settings, events: list[dict[str, Any]],
         f"{prefix}_events": len(events),
         f"{prefix}_eps": round(len(events) / elapsed),
         f"{prefix}_seconds": round(elapsed, 3),
+        # CPU the worker used per event (all its threads, alerting included): less sensitive to other load
+        f"{prefix}_worker_cpu_us_per_event": round(cpu / len(events) * 1e6, 2),
         f"{prefix}_event_time_windows": round(span),
         f"{prefix}_produce_seconds": round(flushed_at - t0, 3),
         f"{prefix}_record_loop_seconds": round(produced_at - t0, 3),
@@ -222,12 +234,12 @@ def raw_consume_eps(bootstrap: str, settings: Settings, expected_events: int) ->
     decoder = Decoder(settings.max_event_age_s * 1000, settings.max_event_future_s * 1000)
     events = dead = 0
     eof: set[int] = set()
-    t0 = 0.0
+    t0 = cpu0 = 0.0
     while len(eof) < len(partitions):
         batch: dict[int, list[tuple[Source, bytes]]] = defaultdict(list)
         for msg in consumer.consume(settings.batch_max_records, timeout=1.0):
             if not t0:
-                t0 = time.perf_counter()  # from the first record: group set-up is not consuming
+                t0, cpu0 = time.perf_counter(), time.process_time()  # group set-up is not consuming
             error = msg.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
@@ -241,6 +253,8 @@ def raw_consume_eps(bootstrap: str, settings: Settings, expected_events: int) ->
             events += decoded.events
             dead += len(decoded.dead)
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
     consumer.close()
     return {"raw_consume_eps": round(events / elapsed), "raw_consume_events": events,
+            "raw_consume_cpu_us_per_event": round(cpu / max(events, 1) * 1e6, 2),
             "raw_consume_dead_letters": dead, "raw_consume_complete": events >= expected_events}  # fmt: skip
