@@ -339,10 +339,13 @@ def _install_exit_hooks() -> None:
         return
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        stop_all()
         if callable(previous):
+            # The program shuts down by itself (``llmpulse up`` stops its workers, then the broker): stopping
+            # the broker first would leave the workers unable to commit until they are killed. Brokers it
+            # does not stop are stopped at exit.
             previous(signum, frame)
-        else:  # SIG_DFL: die the way SIGTERM would have killed us
+        else:  # SIG_DFL: die the way SIGTERM would have killed us, without leaving a broker behind
+            stop_all()
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
 
