@@ -152,6 +152,8 @@ def _chunks(texts: Sequence[str], size: int = 1024) -> list[str]:
 def microseconds_per_kb(redactor: Redactor, texts: Sequence[str], rounds: int) -> float:
     chunks = _chunks(list(texts) * 8)
     kilobytes = sum(len(c.encode("utf-8")) for c in chunks) / 1024
+    if not kilobytes:
+        return 0.0
     best = float("inf")
     for _ in range(rounds):  # CPU time of this process, best round: other load on the box inflates wall time
         started = time.process_time()
@@ -174,6 +176,7 @@ def cross_validated(rows: list[dict[str, Any]], choices: Sequence[int], folds: i
     total = Scores()
     chosen = []
     for k in range(folds):
+
         def fitted(n: int, k: int = k) -> float:
             tp = sum(s.true_positives["PERSON"] for j, s in enumerate(per_fold[n]) if j != k)
             pred = sum(s.predicted["PERSON"] for j, s in enumerate(per_fold[n]) if j != k)

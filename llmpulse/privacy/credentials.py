@@ -79,7 +79,7 @@ _PHRASE_TRIGGERS = ("password", "passwort", "kennwort", "wachtwoord", "mot de pa
                     "chiave api")  # fmt: skip
 _PHRASE_TAIL = re.compile(
     r"(?:(?:\s+[^\s:=]{1,20}){0,4}?\s+(?P<verb>is|was|ist|lautet|est|es|era|é|è)|\s*(?P<sign>[:=]))?"
-    r"\s+[\"'`]?(?P<value>[^\s\"'`]{6,1024})",
+    r"\s+[\"'`]?(?P<value>[^\s\"'`,]{6,1024})",
     re.I,
 )
 # Connection strings: scheme://user:password@host
@@ -228,8 +228,37 @@ def _assigned_secrets(text: str, lowered: str) -> list[Entity]:
     return found
 
 
+# An AWS secret access key: exactly 40 base64 characters, standing alone.
+_AWS_SECRET = re.compile(r"[A-Za-z0-9/+](?<![A-Za-z0-9/+=]{2})[A-Za-z0-9/+]{39}(?![A-Za-z0-9/+=])", _A)
+_AWS_CONTEXT = re.compile(r"aws|secret|A(?:KIA|SIA)[A-Z0-9]{16}|boto|s3|iam|creds|credential", re.I)
+
+
+def _aws_secret_keys(text: str) -> list[Entity]:
+    """Bare AWS secret access keys. A random 40-character key mixes capitals, small letters and digits; it
+    counts when it also holds a "/" or "+" (base64 that is no path: no run of lower-case words) or when an
+    AWS word or an ``AKIA…`` id is in the text."""
+    found: list[Entity] = []
+    context: bool | None = None
+    for m in _AWS_SECRET.finditer(text):
+        key = m.group()
+        upper = sum(c.isupper() for c in key)
+        lower = sum(c.islower() for c in key)
+        digits = sum(c.isdigit() for c in key)
+        if upper < 3 or lower < 3 or digits < 2:
+            continue
+        if key.count("/") + key.count("+") == 0 or any(len(part) >= 30 for part in key.split("/")):
+            if context is None:
+                context = _AWS_CONTEXT.search(text) is not None
+            if not context:
+                continue
+        found.append(Entity(SECRET, m.start(), m.end()))
+    return found
+
+
 def find_secrets(text: str) -> list[Entity]:
     found = _provider_keys(text)
+    if len(text) >= 40 and max(map(len, text.split()), default=0) >= 40:  # a 40-character token exists
+        found.extend(_aws_secret_keys(text))
     if "earer" in text:
         bearer = (m for m in _BEARER.finditer(text) if _value_is_secret(m.group(1)))
         found.extend(Entity(SECRET, m.start(1), m.end(1)) for m in bearer)

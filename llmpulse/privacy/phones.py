@@ -36,7 +36,9 @@ _PHONE = re.compile(
 _PHONE_WORDS = (
     "phone", "tel", "tél", "mobile", "mobil", "móvil", "cell", "call", "fax", "whatsapp", "sms", "text me",
     "reach me", "contact", "llama", "llámame", "chiama", "appel", "anruf", "ruf", "número", "numero",
-    "nummer", "handy", "celular", "ligue", "bel me", "电话", "電話", "携帯", "お問い合わせ",
+    "nummer", "handy", "celular", "ligue", "bel me", "电话", "電話", "携帯", "お問い合わせ", "numéro", "portable",
+    "joindre", "rappel", "telefoon", "mobiel", "cellulare", "telefono", "teléfono", "telefone", "rufnummer",
+    "durchwahl", "bel ",
 )  # fmt: skip
 # A number right after one of these words (or after "<word> no." / "<word> #") is an identifier.
 _ID_WORDS = frozenset(
@@ -113,10 +115,7 @@ def _national_valid(value: str, regions: tuple[_Region, ...]) -> bool:
             # put the area code in brackets (BR); Indian mobiles are the common exception.
             if region.trunk != "0" or trunk_written:
                 return True
-            if (
-                region.code == "IN"
-                and phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE
-            ):
+            if region.code == "IN" and phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE:
                 return True
     return False
 
@@ -153,9 +152,12 @@ def _shape_ok(value: str, before: str) -> bool:
         return True
     if _after_id_word(before):
         return False
-    if _DATE_DMY.match(value) or _DATE_YMD.match(value) or _NOT_PHONE_SHAPES.match(value):
+    if _DATE_DMY.match(value) or _DATE_YMD.match(value):
         return False
-    return any(word in before for word in _PHONE_WORDS) or any(c in value for c in " .-/()")
+    phone_word = any(word in before for word in _PHONE_WORDS)
+    if _NOT_PHONE_SHAPES.match(value) and not phone_word:  # "612 345 678" after "móvil" is a phone
+        return False
+    return phone_word or any(c in value for c in " .-/()")
 
 
 class PhoneFinder:

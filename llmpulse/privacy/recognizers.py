@@ -92,20 +92,35 @@ def find_emails(text: str) -> list[Entity]:
 
 _CARD = re.compile(
     r"\d(?<![\w.+-]\d)"
-    r"(?:\d{3}([ -])\d{4}\1\d{4}\1\d{1,7}"  # 4-4-4-4 (and 4-4-4-1..7)
+    r"(?:\d{3}([ -])\d{4}\1\d{4}(?:\1\d{4}\1\d{1,3}|\1\d{1,7})?"  # 4-4-4, 4-4-4-4, 4-4-4-4-3
     r"|\d{3}([ -])\d{6}\2\d{4,5}"  # Amex / Diners 4-6-5, 4-6-4
-    r"|\d{12,18})"
+    r"|\d{11,18})"
     r"(?![\w-]|\.\d)",
     _A,
+)
+_IBAN_HEAD = re.compile(r"[A-Z]{2}\d\d $", _A)
+# Maestro's issuer prefixes (50, 56-69): the only network that issues 12-digit cards.
+_MAESTRO_12 = re.compile(r"5[06-9]|6\d")
+_CARD_WORDS = re.compile(
+    r"card|carte|karte|tarjeta|carta|cart[ãa]o|kaart|pasnummer|maestro|debit|pan\b|paid|pay|refund|charge", re.I
 )
 
 
 def find_credit_cards(text: str) -> list[Entity]:
+    """Luhn-valid 13-19 digit numbers with a card-network first digit; a 12-digit one only with a Maestro
+    prefix and a card word shortly before."""
     found: list[Entity] = []
     for m in _CARD.finditer(text):
         digits = m.group().replace(" ", "").replace("-", "")
-        if 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn.is_valid(digits):
-            found.append(Entity(CREDIT_CARD, m.start(), m.end()))
+        if not (12 <= len(digits) <= 19 and digits[0] in "23456" and luhn.is_valid(digits)):
+            continue
+        if len(digits) == 12:
+            context = _CARD_WORDS.search(text, max(0, m.start() - 40), m.start()) is not None
+            if not (_MAESTRO_12.match(digits) and context):
+                continue
+        if _IBAN_HEAD.search(text, max(0, m.start() - 5), m.start()):
+            continue  # the digits of an IBAN (one whose checksum fails)
+        found.append(Entity(CREDIT_CARD, m.start(), m.end()))
     return found
 
 
@@ -166,9 +181,7 @@ _ES_NIE = re.compile(r"[XYZ](?<![\w-][XYZ])-?\d{7}-?[A-Z](?![\w-])", _A)
 _IT_CF = re.compile(
     r"[A-Za-z](?<![\w-][A-Za-z])[A-Za-z]{5}\d{2}[A-EHLMPR-Ta-ehlmpr-t]\d{2}[A-Za-z]\d{3}[A-Za-z](?![\w-])", _A
 )
-_GB_NINO = re.compile(
-    r"[A-CEGHJ-PR-TW-Z](?<![\w-][A-Z])[A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w-])", _A
-)
+_GB_NINO = re.compile(r"[A-CEGHJ-PR-TW-Z](?<![\w-][A-Z])[A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w-])", _A)
 
 
 def _national_id_valid(kind: str, value: str) -> bool:
@@ -198,11 +211,7 @@ def find_national_ids(text: str) -> list[Entity]:
         candidates += [("it_cf", m) for m in _IT_CF.finditer(text)]
     if _NINO_SHAPE.search(text):
         candidates += [("gb_nino", m) for m in _GB_NINO.finditer(text)]
-    return [
-        Entity(NATIONAL_ID, m.start(), m.end())
-        for kind, m in candidates
-        if _national_id_valid(kind, m.group())
-    ]
+    return [Entity(NATIONAL_ID, m.start(), m.end()) for kind, m in candidates if _national_id_valid(kind, m.group())]
 
 
 # --- IP addresses ------------------------------------------------------------------------------

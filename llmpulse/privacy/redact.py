@@ -26,19 +26,25 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from llmpulse.privacy.credentials import find_secrets
+from llmpulse.privacy.documents import find_bsn_and_tax_ids, find_dates_of_birth, find_passports
 from llmpulse.privacy.entity import (
+    ADDRESS,
     ALL_TYPES,
     CREDIT_CARD,
+    DATE_OF_BIRTH,
     EMAIL,
     IBAN,
     IP_ADDRESS,
     NATIONAL_ID,
+    PASSPORT,
+    PERSON,
     PHONE,
     SECRET,
     US_SSN,
     Entity,
     resolve_overlaps,
 )
+from llmpulse.privacy.people import DEFAULT_NAMES_PER_COUNTRY, NAME_LIST_SIZES, NameFinder, find_addresses
 from llmpulse.privacy.phones import DEFAULT_PHONE_REGIONS, PhoneFinder
 from llmpulse.privacy.recognizers import (
     find_credit_cards,
@@ -81,11 +87,14 @@ class Redactor:
     """
 
     __slots__ = ("_phones", "_recognizers", "phone_regions", "types")
+    #: the name-list sizes ``names_per_country`` is cross-validated among (benchmarks/pii_bench.py)
+    NAME_LIST_SIZES = NAME_LIST_SIZES
 
     def __init__(
         self,
         types: Iterable[str] | None = None,
         phone_regions: Iterable[str] = DEFAULT_PHONE_REGIONS,
+        names_per_country: int = DEFAULT_NAMES_PER_COUNTRY,
     ) -> None:
         wanted = tuple(ALL_TYPES if types is None else types)
         unknown = sorted(set(wanted) - set(ALL_TYPES))
@@ -93,16 +102,22 @@ class Redactor:
             raise ValueError(f"unknown PII types {unknown}; known: {list(ALL_TYPES)}")
         self.types: frozenset[str] = frozenset(wanted)
         self.phone_regions: tuple[str, ...] = tuple(phone_regions)
-        every = (
+        every: tuple[_Recognizer, ...] = (
             _Recognizer(SECRET, find_secrets, _ALWAYS),
             _Recognizer(EMAIL, find_emails, _NEEDS_AT),
             _Recognizer(IBAN, find_ibans, _NEEDS_NUMBER),
             _Recognizer(CREDIT_CARD, find_credit_cards, _NEEDS_NUMBER),
             _Recognizer(US_SSN, find_us_ssns, _NEEDS_NUMBER),
             _Recognizer(NATIONAL_ID, find_national_ids, _NEEDS_NUMBER),
+            _Recognizer(NATIONAL_ID, find_bsn_and_tax_ids, _NEEDS_NUMBER),
+            _Recognizer(PASSPORT, find_passports, _ALWAYS),  # gated on a passport word
+            _Recognizer(DATE_OF_BIRTH, find_dates_of_birth, _ALWAYS),  # gated on a birth word
             _Recognizer(IP_ADDRESS, find_ipv4, _NEEDS_NUMBER),
             _Recognizer(IP_ADDRESS, find_ipv6, _ALWAYS),
+            _Recognizer(ADDRESS, find_addresses, _ALWAYS),  # gated on a digit and a street word
         )
+        if PERSON in self.types:
+            every += (_Recognizer(PERSON, NameFinder(names_per_country), _ALWAYS),)
         self._recognizers = tuple(r for r in every if r.type in self.types)
         # Phones run last and skip spans already taken: libphonenumber is the slowest validator.
         self._phones = PhoneFinder(self.phone_regions) if PHONE in self.types else None

@@ -383,7 +383,7 @@ def test_types_can_be_limited_and_are_checked() -> None:
     only_email = Redactor(types=[EMAIL])
     assert only_email.redact("a@b.de 4111 1111 1111 1111").counts == {EMAIL: 1}
     with pytest.raises(ValueError, match="unknown PII types"):
-        Redactor(types=["EMAIL", "PASSPORT"])
+        Redactor(types=["EMAIL", "DRIVING_LICENCE"])
 
 
 def test_phone_regions_are_configurable() -> None:

@@ -1,0 +1,152 @@
+"""Values that only a nearby keyword makes personal: passport numbers, dates of birth, the Dutch BSN and
+the German tax id (Steuer-ID).
+
+A passport number is a 6-9 character run of capitals and digits (with a digit) shortly after a passport
+word ("passport no.", "Reisepass", "passeport", "pasaporte", "passaporto", "paspoort", "passaporte"), in
+the same sentence. A date of birth is a date (``14/03/1987``, ``1987-03-14``, ``12 March 1984``,
+``June 3rd, 1991``, ``3. Mai 1992``, ``8 avril 1969``, ``17 de marzo de 2001``) right after a birth word
+("DOB", "date of birth", "born on", "birthday is", "Geburtsdatum", "geboren am", "né le",
+"fecha de nacimiento", "data di nascita", "geboortedatum", "data de nascimento") with at most a couple
+of filler words between, or right before "geboren"/"born". A BSN (9 digits, the eleven-test of
+``stdnum.nl.bsn``) and a Steuer-ID (11 digits, ``stdnum.de.idnr``) need their name close by ("BSN",
+"burgerservicenummer", "sofinummer"; "Steuer-ID", "Steueridentifikationsnummer", "IdNr", "tax id"):
+without it, nine or eleven digits that pass a check digit are as likely an order number.
+"""
+
+from __future__ import annotations
+
+import re
+
+from stdnum.de import idnr
+from stdnum.nl import bsn
+
+from llmpulse.privacy.entity import DATE_OF_BIRTH, NATIONAL_ID, PASSPORT, Entity, lower_same_length
+
+# --- passports ---------------------------------------------------------------------------------
+
+_PASSPORT_WORDS = re.compile(
+    r"pass(?:port|eport|aporte|aporto)|pasaporte|paspoort|reisepass|passnummer|pass-nr|travel document"
+)
+_PASSPORT_GATE = re.compile(r"pas|reisepass|travel doc", re.I)
+# After the word: a few short words or signs ("number", "no.", "#", ":", "is", "(German)"), no sentence end.
+_PASSPORT_VALUE = re.compile(r"[^.;!?\n]{0,32}?(?<![A-Za-z0-9])([A-Z0-9]{6,9})(?![A-Za-z0-9])")
+
+
+def find_passports(text: str) -> list[Entity]:
+    found: list[Entity] = []
+    if _PASSPORT_GATE.search(text) is None:
+        return found
+    lowered = lower_same_length(text)
+    for word in _PASSPORT_WORDS.finditer(lowered):
+        m = _PASSPORT_VALUE.match(text, word.end())
+        if m is None:
+            continue
+        value = m.group(1)
+        # letters and digits ("C01X00T47"), or eight or nine digits ("548293017"), never a year or a count
+        if any(c.isdigit() for c in value) and (not value.isdigit() or len(value) >= 8):
+            found.append(Entity(PASSPORT, m.start(1), m.end(1)))
+    return found
+
+
+# --- dates of birth ----------------------------------------------------------------------------
+
+_MONTHS = (
+    "jan(?:uary|uar|vier|eiro)?|feb(?:ruary|ruar|rero)?|f[ée]v(?:rier)?|fevereiro|m[äa]r(?:ch|z|s|zo|ço)?|"
+    "apr(?:il)?|avr(?:il)?|abr(?:il)?|aprile|may|mai|mayo|maggio|mei|maio|jun(?:e|i|io)?|juin|giugno|"
+    "jul(?:y|i|io)?|juil(?:let)?|luglio|julho|aug(?:ust|ustus)?|ao[uû]t|ago(?:sto)?|sep(?:t|tember|tiembre)?|"
+    "sett(?:embre)?|setembro|oct(?:ober|obre|ubre)?|okt(?:ober)?|ott(?:obre)?|outubro|nov(?:ember|embre|embro)?|"
+    "dec(?:ember)?|dez(?:ember|embro)?|d[ée]c(?:embre)?|dic(?:iembre|embre)?|juni|juli|januari|februari|maart|"
+    "augustus|oktober|enero|marzo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|gennaio|febbraio|"
+    "janvier|f[ée]vrier|mars|juin|septembre|octobre|novembre|d[ée]cembre|janeiro|mar[çc]o|junho|novembro"
+)
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])"
+_DATE = re.compile(
+    rf"(?:{_DAY}[./-](?:0?[1-9]|1[0-2])[./-](?:19|20)\d\d"  # 14.03.1987, 14/03/1987
+    rf"|(?:0?[1-9]|1[0-2])/{_DAY}/(?:19|20)\d\d"  # 03/14/1987
+    rf"|(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"  # 1987-03-14
+    rf"|{_DAY}(?:st|nd|rd|th|er|º)?\.?\s+(?:of\s+|de\s+)?(?:{_MONTHS})\.?,?\s+(?:de\s+)?(?:19|20)\d\d"
+    rf"|(?:{_MONTHS})\.?\s+{_DAY}(?:st|nd|rd|th)?,?\s+(?:19|20)\d\d)"
+    r"(?![\d/.-]\d)",
+    re.IGNORECASE,
+)
+_BIRTH_WORDS = re.compile(
+    r"\bd\.?o\.?b\b|date of birth|birth ?date|\bborn\b|birthday|geburtsdatum|geburtstag|\bgeb\.|\bgeboren\b|"
+    r"\bn[ée]e?\b|date de naissance|fecha de nacimiento|nacid[oa]\b|f\. nac\.|data di nascita|\bnat[oa]\b|"
+    r"geboortedatum|data de nascimento|nascid[oa]\b"
+)
+_BIRTH_HINTS = (
+    "birth",
+    "born",
+    "dob",
+    "d.o.b",
+    "geb",
+    "né",
+    "nee",
+    "naiss",
+    "nacim",
+    "nacid",
+    "nascit",
+    "nato",
+    "nata",
+    "geboorte",
+    "nascim",
+    "nascid",
+)
+_YEAR = re.compile(r"(?:19|20)\d\d(?!\d)")
+# Between the word and the date: signs and at most two small words ("on", "le", "am", "is", "el", "em").
+_BIRTH_FILLER = re.compile(
+    r"""[\s:="'\u2019,(-]*(?:(?:on|am|le|el|il|em|op|is|was|ist|war|est|es|é|è|:|-)[\s:="',]+){0,2}""", re.I
+)
+_BORN_WORDS = frozenset({"geboren", "born", "né", "née", "nacido", "nacida", "nato", "nata", "nascido", "nascida"})
+_DATE_BEFORE = re.compile(rf"({_DATE.pattern})\s+$", re.IGNORECASE)
+
+
+def find_dates_of_birth(text: str) -> list[Entity]:
+    found: list[Entity] = []
+    if _YEAR.search(text) is None:  # every date of birth has a four-digit year
+        return found
+    lowered = lower_same_length(text)
+    if not any(hint in lowered for hint in _BIRTH_HINTS):
+        return found
+    for word in _BIRTH_WORDS.finditer(lowered):
+        filler = _BIRTH_FILLER.match(text, word.end())
+        start = filler.end() if filler else word.end()
+        m = _DATE.match(text, start)
+        if m is not None:
+            found.append(Entity(DATE_OF_BIRTH, m.start(), m.end()))
+        elif word.group() in _BORN_WORDS:  # "am 3. Mai 1992 geboren": the date comes first
+            before = _DATE_BEFORE.search(text, max(0, word.start() - 32), word.start())
+            if before is not None:
+                found.append(Entity(DATE_OF_BIRTH, before.start(1), before.end(1)))
+    return found
+
+
+# --- Dutch BSN, German Steuer-ID ---------------------------------------------------------------
+
+_BSN_WORDS = re.compile(r"\bbsn\b|burgerservicenummer|sofi-?nummer|citizen service number")
+_BSN = re.compile(r"\d(?<![\w.-]\d)(?:\d{3}\.\d\d\.\d{3}|\d\d ?\d{3} ?\d{3})(?![\w-]|[.,]\d| \d)")
+_TAX_ID_WORDS = re.compile(
+    r"steuer[-_ ]?id|steueridentifikationsnummer|identifikationsnummer|\bidnr\b|steuer-idnr|\btax id\b|\btin\b"
+)
+_TAX_ID = re.compile(r"\d(?<![\w.-]\d)\d ?\d{3} ?\d{3} ?\d{3}(?![\w-]|[.,]\d| \d)")
+_NEAR = 48  # characters between the name of the number and the number
+
+
+def _near_word(words: re.Pattern[str], lowered: str, start: int, end: int) -> bool:
+    return words.search(lowered, max(0, start - _NEAR), start) is not None or (
+        words.search(lowered, end, end + 16) is not None
+    )
+
+
+def find_bsn_and_tax_ids(text: str) -> list[Entity]:
+    """Nine digits that pass the eleven-test, or eleven that pass the Steuer-ID rules, with their name close."""
+    found: list[Entity] = []
+    lowered: str | None = None
+    for pattern, valid, words in ((_BSN, bsn.is_valid, _BSN_WORDS), (_TAX_ID, idnr.is_valid, _TAX_ID_WORDS)):
+        for m in pattern.finditer(text):
+            if not valid(re.sub(r"\D", "", m.group())):
+                continue
+            lowered = lowered if lowered is not None else lower_same_length(text)
+            if _near_word(words, lowered, m.start(), m.end()):
+                found.append(Entity(NATIONAL_ID, m.start(), m.end()))
+    return found

@@ -1,0 +1,392 @@
+"""Person names and street addresses, offline, without a language model.
+
+Names: runs of capitalised words are checked against two lists built from the ``names-dataset`` package
+(MIT licence; the most common given names and surnames of 58 countries, see ``data/ATTRIBUTION.md``) and
+the words around them. A run counts as a person's name when
+
+* a title comes first ("Mr", "Dr", "Frau", "Mme", "Sr.", "Dhr."): the run after the title;
+* an introduction or a greeting comes first ("my name is", "je m'appelle", "Dear", "Hallo", "Thanks,") or a
+  closing line ("Best regards,", "Viele Grüße") stands on the line before, and it starts with a given name
+  or is a surname;
+* it starts with a given name and ends with a surname ("Sarah Miller"), or has a surname particle
+  ("Daan de Vries");
+* it is a single given name inside a sentence ("for my colleague Tom"), not one of the given names that are
+  also common words or products ("May", "Will", "Grace", "Claude", "Julia", "Ruby").
+
+Addresses: a street (house number then street name with a street word, "221B Baker Street",
+"12 rue de la Paix"; or street name then number, "Hauptstraße 12", "Calle Mayor 5", "Keizersgracht 123",
+"Via Roma 10"; or a PO box), then what follows it directly: a flat or unit, a city, a state and ZIP code, a
+postcode and city ("10115 Berlin", "1015 CJ Amsterdam", "London NW1 6XE"). The span runs from the house
+number or street to the postcode or city, as one entity, even across a line break.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+from llmpulse.privacy.entity import ADDRESS, PERSON, Entity
+
+DATA = Path(__file__).resolve().parent / "data"
+#: the name-list sizes the cross-validation chooses among (given names kept per country)
+NAME_LIST_SIZES = (250, 500, 1000, 2000)
+DEFAULT_NAMES_PER_COUNTRY = 1000
+SURNAMES_PER_COUNTRY = 2000
+
+
+def _key(word: str) -> str:
+    if word.isascii():
+        return word.lower()
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("\u2019", "'")
+
+
+@lru_cache(maxsize=8)
+def _names(file: str, limit: int) -> frozenset[str]:
+    with (DATA / file).open(encoding="utf-8", newline="") as handle:
+        return frozenset(_key(row["name"]) for row in csv.DictReader(handle) if int(row["best_rank"]) <= limit)
+
+
+# Given names that are also common words, places, products or assistants: a name only with a surname.
+_AMBIGUOUS = frozenset(
+    _key(w)
+    for w in (
+        "May", "Will", "June", "April", "August", "Grace", "Hope", "Faith", "Joy", "Mark", "Bill", "Art", "Rose",
+        "Summer", "Max", "Page", "Chase", "Ray", "Jordan", "Georgia", "Paris", "Florence", "Victoria", "Austin",
+        "Dallas", "Sydney", "Chelsea", "Madison", "Lincoln", "Washington", "Jackson", "Angel", "Jesus",
+        "Christian", "Eve", "Frank", "Guy", "Sunny", "Sky", "Star", "Dawn", "Pearl", "Ruby", "Julia", "Ada",
+        "Crystal", "Claude", "Alexa", "Siri", "Gemini", "Jean", "Don", "Sage", "Honey", "Lady", "King", "Prince",
+        "Baby", "Bob", "Rich", "Young", "Long", "Love", "Sol", "Luz", "Blanca", "Rosa", "Mercedes", "Porsche",
+        "Dior", "Chanel", "Tesla", "Elle", "Mai", "Jan", "Mars", "Nova", "Aurora", "Iris", "Lily", "Daisy",
+        "Ivy", "Holly", "Olive", "Amber", "Jade", "Coral", "Autumn", "Winter", "River", "Brook", "Rain", "Storm",
+        "Hunter", "Archer", "Cooper", "Mason", "Carter", "Parker", "Tyler", "Taylor", "Spencer", "Dean", "Earl",
+        "Duke", "Miles", "Lane", "Wade", "Reed", "Cash", "Price", "Worth", "Major", "General", "Harmony",
+        "Destiny", "Trinity", "Genesis", "Unity", "Justice", "Liberty", "Patience", "Prudence", "Constance",
+        "Felicity", "Serenity", "Echo", "Phoenix", "Apollo", "Atlas", "Zeus", "Thor", "Loki", "Odin", "Diana",
+        "Venus", "Juno", "Luna", "Sterling", "Sonny", "Happy", "Lucky", "Dusty", "Rocky", "Buddy", "Bear",
+        "Fox", "Wolf", "Hawk", "Robin", "Wren", "Lark", "Dove", "Drew", "Gene", "Said", "Ali", "Amin", "Noor",
+        "Nur", "Hu", "He", "Ma", "Mo", "An", "Le", "La", "Lo", "Bo", "So", "Do", "Ok", "Tu", "Il", "Dr",
+        "Kafka", "Spring", "Rust", "Go", "Swift", "Dart", "Elixir", "Pascal", "Ada", "Julia", "Alexandria",
+        "Santiago", "Lourdes", "Carmen", "Dolores", "Mercy", "Berlin", "London", "Madrid", "Roma", "Milan",
+        "Valencia", "Sevilla", "Granada", "Toledo", "Lima", "Quito", "Florida", "Carolina", "Virginia",
+        "Indiana", "Montana", "Nevada", "Dakota", "Cheyenne", "Regina", "Adelaide", "Darwin", "Hobart", "Perth",
+        "Brisbane", "Kingston", "Hamilton", "Wellington", "Nelson", "Chester", "Preston", "Stanley", "Clifton",
+        "Ashley", "Kent", "Devon", "Cornwall", "Essex", "Lorraine", "Normandie", "Savoie", "Provence", "Vienna",
+        "Nancy", "Orleans", "Adrian", "Edge", "Chrome", "Safari", "Opera", "Vista", "Echo", "Alpha", "Beta",
+        "Delta", "Sigma", "Omega", "Monday", "Friday", "Sunday", "Tuesday", "Wednesday", "Thursday", "Saturday",
+    )
+)  # fmt: skip
+# A run that starts with one of these is a place or an organisation ("New York", "San Francisco").
+_PLACE_PREFIXES = frozenset(
+    _key(w)
+    for w in ("San", "Santa", "Santo", "São", "Saint", "St", "Sankt", "New", "Los", "Las", "Port", "Fort", "Mount",
+              "Lake", "North", "South", "East", "West", "Central", "United", "Great", "Royal", "Bad", "Frankfurt",
+              "Visual", "Google", "Apple", "Amazon", "Microsoft", "Apache", "Azure", "Golden", "Spring", "Deutsche",
+              "Banco", "Bank", "Hotel", "Club", "Real", "Atletico", "Universidad", "University", "Lago", "Monte",
+              "Puerto", "Rio", "Cabo", "Isla", "Costa", "Villa", "Ciudad")
+)  # fmt: skip
+# Nationalities, languages and places that are also given names somewhere.
+_PLACES = frozenset(
+    _key(w)
+    for w in ("German", "English", "French", "Dutch", "Spanish", "Italian", "American", "British", "Indian",
+              "Chinese", "Japanese", "Irish", "Scottish", "Welsh", "Swiss", "Austrian", "Belgian", "Polish",
+              "Turkish", "Greek", "Russian", "Brazilian", "Mexican", "Canadian", "Australian", "European",
+              "African", "Asian", "Latin", "Arabic", "Hindi", "Dublin", "Lisboa", "Lisbon", "London", "York",
+              "Paris", "Berlin", "Madrid", "Rome", "Roma", "Milano", "Amsterdam", "Rotterdam", "Brussels", "Vienna",
+              "Wien", "Zurich", "Geneva", "Munich", "München", "Hamburg", "Köln", "Cologne", "Lyon", "Marseille",
+              "Barcelona", "Sevilla", "Porto", "Boston", "Chicago", "Seattle", "Denver", "Phoenix", "Houston",
+              "Atlanta", "Miami", "Orlando", "Toronto", "Vancouver", "Montreal", "Sydney", "Melbourne", "Tokyo",
+              "Osaka", "Beijing", "Shanghai", "Delhi", "Mumbai", "Bangalore", "Chennai", "Dubai", "Cairo", "Lagos",
+              "Nairobi", "Leeds", "Manchester", "Liverpool", "Bristol", "Glasgow", "Edinburgh", "Oxford",
+              "Cambridge", "Springfield", "Europe", "America", "Asia", "Africa", "Israel", "Jordan", "Chad",
+              "Georgia", "India", "China")
+)  # fmt: skip
+# Capitalised words that never start a person's name in running text.
+_NOT_NAMES = frozenset(
+    _key(w)
+    for w in (
+        "San", "Santa", "Saint", "St", "Sankt", "New", "Los", "Las", "El", "Port", "Fort", "Mount", "Lake",
+        "North", "South", "East", "West", "Central", "United", "Great", "Royal", "Visual", "Google", "Apple",
+        "Amazon", "Microsoft", "Apache", "Azure", "Golden", "Silver", "Dear", "Hi", "Hello", "Hey", "Thanks",
+        "Thank", "Best", "Kind", "Regards", "Mr", "Mrs", "Ms", "Miss", "Dr", "Prof", "Herr", "Herrn", "Frau",
+        "Madame",
+        "Monsieur", "Mme", "Mlle", "Sr", "Sra", "Srta", "Sig", "Dott", "Dhr", "Mevr", "The", "This", "That",
+        "And", "Or", "But", "If", "When", "What", "Why", "How", "Who", "Where", "Please", "Can", "Could",
+        "Would", "Should", "Is", "Are", "Do", "Does", "Did", "My", "Our", "Your", "His", "Her", "Their", "Its",
+        "I", "I'm", "I'd", "I'll", "I've", "We", "You", "He", "She", "They", "It", "A", "An", "In", "On", "At",
+        "To", "For", "From", "With",
+        "By", "Of", "As", "Via", "Calle", "Rue", "Avenue", "Street", "Road", "Patient", "Customer", "Client",
+        "First", "Last", "Full", "Middle", "Created", "Updated", "Order", "Orders", "Customers", "Users",
+        "Cliente", "Kunde", "Kundin", "Klant", "Paciente", "Employee", "Applicant", "Author", "Candidate",
+        "Team", "Support", "Sales", "Service", "Services", "Group", "Inc", "Ltd", "GmbH", "AG", "SA", "LLC",
+        "University", "College", "School", "Hospital", "Bank", "Hotel", "Airport", "Station", "Park", "Bridge",
+        "Castle", "Church", "Museum", "Center", "Centre", "Tower", "House", "Hall", "Library", "Office",
+        "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep",
+        "Sept", "Oct", "Nov", "Dec", "Department", "Ministry", "Court", "Council", "Committee", "Board", "Project",
+        "Product", "Version",
+        "Release", "Chapter", "Section", "Table", "Figure", "Note", "Step", "Error", "Warning", "Info", "Debug",
+        "True", "False", "None", "Null", "Yes", "No", "Ok", "Okay", "Bonjour", "Hola", "Hallo", "Ciao", "Salut",
+        "Liebe", "Lieber", "Cher", "Chère", "Estimado", "Estimada", "Caro", "Cara", "Gentile", "Beste", "Olá",
+        "Merci", "Danke", "Gracias", "Grazie", "Obrigado", "Obrigada", "Bedankt", "Cheers", "Viele", "Grüße",
+        "Mit", "Cordialement", "Saludos", "Atentamente", "Cordiali", "Saluti", "Atenciosamente", "Groeten",
+        "Met", "Ask", "Tell", "Write", "Send", "Call", "Email", "Mail", "Summarise", "Summarize", "Translate",
+        "Draft", "Explain", "Compare", "Check", "Use", "Set", "Get", "Let", "Make", "Find", "Show", "Give",
+    )
+)  # fmt: skip
+_NOT_NAMES_AS_WRITTEN = frozenset(w.capitalize() for w in _NOT_NAMES)
+_PARTICLES = frozenset(
+    {"de", "van", "der", "den", "von", "di", "da", "del", "della", "dos", "das", "du", "le", "la", "bin", "ibn",
+     "ter", "ten", "zu", "y", "e"}
+)  # fmt: skip
+_TITLE_WORDS = frozenset(
+    {"mr", "mrs", "ms", "mx", "miss", "dr", "prof", "professor", "herr", "herrn", "frau", "madame", "monsieur",
+     "mme", "mlle", "m", "sr", "sra", "srta", "sig", "sig.ra", "signor", "signora", "dott", "dhr", "mevr", "mw",
+     "sir", "dame", "don", "doña", "dona", "señor", "señora", "senhor", "senhora"}
+)  # fmt: skip
+# Words right before a name: introductions, greetings, thanks, and nouns for people.
+_CUES = frozenset(
+    {"my name is", "my name's", "i'm", "i am", "this is", "named", "called", "mein name ist",
+     "ich heiße", "ich bin", "je m'appelle", "je suis", "moi c'est", "me llamo", "mi nombre es", "soy",
+     "mi chiamo", "sono", "meu nome é", "me chamo", "sou", "mijn naam is", "ik ben", "ik heet", "dear", "hi",
+     "hello", "hey", "hallo", "liebe", "lieber", "sehr geehrte", "sehr geehrter", "bonjour", "salut", "cher",
+     "chère", "hola", "estimado", "estimada", "querido", "querida", "ciao", "caro", "cara", "gentile", "olá",
+     "oi", "beste", "thanks", "thank you", "danke", "merci", "gracias", "grazie", "obrigado", "obrigada",
+     "bedankt", "colleague", "coworker", "co-worker", "manager", "boss", "tenant", "landlord", "patient",
+     "candidate", "customer", "client", "employee", "user", "guest", "student", "teacher", "doctor", "nurse",
+     "wife", "husband", "son", "daughter", "mother", "father", "brother", "sister", "friend", "neighbour",
+     "neighbor", "kollege", "kollegin", "collègue", "compañero", "compañera", "collega", "paciente",
+     "patientin", "paziente", "cliente", "kunde", "kundin", "klant", "titulaire", "kontoinhaber", "applicant",
+     "author", "from", "to", "cc", "contact", "signed", "regards"}
+)  # fmt: skip
+_CLOSING_WORDS = frozenset(
+    {"regards", "best", "cheers", "thanks", "sincerely", "grüße", "grüßen", "gruß", "cordialement", "vous",
+     "saludos", "atentamente", "abrazo", "saluti", "atenciosamente", "abraços", "groeten", "groet"}
+)  # fmt: skip
+# Words after which a lone given name is a person ("ask Tom", "meeting with Priya").
+_LONE_CUES = frozenset(
+    {"ask", "asked", "tell", "told", "remind", "ping", "cc", "message", "text", "email", "thank", "invite",
+     "congratulate", "with", "to", "from", "for", "and", "by", "frag", "sag", "schreib", "mit", "für", "von",
+     "à", "avec", "pour", "de", "a", "con", "para", "per", "met", "voor", "van"}
+)  # fmt: skip
+_PUNCTUATION = ".,:;!?\"'()[]<>-=\u2019\u201c\u201d"
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
+_LOWER = "a-zß-öø-ÿā-ž"
+_CAP_WORD = (
+    rf"[{_UPPER}](?:[{_LOWER}]+(?:['\u2019][{_UPPER}]?[{_LOWER}]+)?|['\u2019][{_UPPER}][{_LOWER}]+)"
+    rf"(?:[{_UPPER}][{_LOWER}]+)?(?:-[{_UPPER}]?[{_LOWER}]+)*"
+)
+# Runs of capitalised words, one space apart, surname particles allowed inside ("Daan de Vries"). The
+# "not inside a longer token" look-behind sits after the first letter, so the engine skips to capitals.
+_RUN = re.compile(
+    rf"[{_UPPER}](?<![\w@./#$'\u2019-][{_UPPER}]){_CAP_WORD[len(_UPPER) + 2 :]}"
+    rf"(?: (?:(?:{'|'.join(sorted(_PARTICLES))}) ){{0,2}}{_CAP_WORD}){{0,5}}(?![\w@])"
+)
+_RUN_WORD = re.compile(rf"{_CAP_WORD}|[{_LOWER}]+")
+_CODE_EDGE = frozenset("._/\\@#$[]{}`*")
+
+
+def _capitalised(word: str) -> bool:
+    return (word[0].isupper() and not word.isupper()) or (len(word) == 1 and word.isupper())
+
+
+_SURNAME_PREFIX = re.compile(r"(?:o'|d'|mc|mac|fitz|al-|el-)[^\W\d_]{2}")
+
+
+def _is_surname(key: str, surnames: frozenset[str]) -> bool:
+    return (
+        key in surnames
+        or ("-" in key and any(part in surnames for part in key.split("-") if len(part) > 1))
+        or _SURNAME_PREFIX.match(key) is not None
+    )
+
+
+class NameFinder:
+    """Person names; ``names_per_country`` is how many of each country's most common given names count."""
+
+    __slots__ = ("_given", "_surnames")
+
+    def __init__(self, names_per_country: int = DEFAULT_NAMES_PER_COUNTRY) -> None:
+        self._given = _names("given_names.csv", names_per_country)
+        self._surnames = _names("surnames.csv", SURNAMES_PER_COUNTRY)
+
+    def __call__(self, text: str) -> list[Entity]:
+        found: list[Entity] = []
+        for m in _RUN.finditer(text):
+            word = m.group()
+            if word in _NOT_NAMES_AS_WRITTEN:
+                continue  # "The", "Please": most runs are one sentence-initial word
+            if " " not in word:
+                key = _key(word)
+                if key not in self._given and not _is_surname(key, self._surnames):
+                    continue  # a lone word on no list: not a name even after a title
+            run = [(w.start() + m.start(), w.end() + m.start()) for w in _RUN_WORD.finditer(m.group())]
+            entity = self._judge(text, run)
+            if entity is not None:
+                found.append(entity)
+        return found
+
+    def _judge(self, text: str, run: list[tuple[int, int]]) -> Entity | None:
+        keys = [_key(text[s:e]) for s, e in run]
+        if keys[0] in _PLACE_PREFIXES:
+            return None
+        # drop leading words that cannot start a name ("Dear", "Thanks", "Patient", "Write")
+        while keys and keys[0] in _NOT_NAMES:
+            run, keys = run[1:], keys[1:]
+        while keys and (keys[-1] in _NOT_NAMES or keys[-1] in _PARTICLES):
+            run, keys = run[:-1], keys[:-1]
+        if not run or len(run) > 4 or keys[0] in _PLACE_PREFIXES:
+            return None
+        start, end = run[0][0], run[-1][1]
+        before, after = text[max(0, start - 1) : start], text[end : end + 1]
+        if (before and before in _CODE_EDGE) or (after and after in "(=_/\\`[]{}"):
+            return None  # an identifier in code
+        first, last = keys[0], keys[-1]
+        given, surnames = self._given, self._surnames
+        known_first = first in given and first not in _AMBIGUOUS and first not in _PLACES
+        if len(run) == 1 and not known_first and not _is_surname(first, surnames):
+            if first in _PLACES:
+                return None
+            solo = True  # only a title can make it a name ("Frau Weber")
+        else:
+            solo = False
+        prefix = text[max(0, start - 40) : start]
+        stripped = prefix.rstrip()
+        words = [w.strip(_PUNCTUATION) for w in stripped.lower().split()[-4:]]
+        previous = words[-1] if words else ""
+        if previous in _TITLE_WORDS and stripped.lower().endswith((previous, ".")):
+            return Entity(PERSON, start, end)
+        if solo or (len(run) == 1 and first in _PLACES):
+            return None
+        phrases = {" ".join(words[-k:]) for k in range(1, len(words) + 1)}
+        closing = previous in _CLOSING_WORDS and "\n" in prefix[len(stripped) :]
+        labelled = previous in ("name", "naam", "nom", "nombre", "nome") and stripped.rstrip("\"'").endswith((":", "="))
+        cue = closing or labelled or not phrases.isdisjoint(_CUES)
+        if cue and (known_first or (len(run) > 1 and _is_surname(first, surnames))):
+            return Entity(PERSON, start, end)
+        if len(run) >= 2 and first in given:
+            surname = _is_surname(last, surnames)
+            particle = any(k in _PARTICLES for k in keys)
+            if surname or (particle and known_first):
+                return Entity(PERSON, start, end)
+            return None
+        if len(run) == 1 and known_first and (cue or previous in _LONE_CUES):
+            return Entity(PERSON, start, end)  # "ask Tom", "for my colleague Tom"
+        return None
+
+
+# --- addresses ---------------------------------------------------------------------------------
+
+_CAP = r"[A-ZÀ-ÖØ-Þ][\w'\u2019-]*"
+_EN_STREET = (
+    r"Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|Lane|Ln\.?|Drive|Dr\.?|Boulevard|Blvd\.?|Court|Ct\.?|Way|Place|Pl\.?|"
+    r"Terrace|Parkway|Pkwy\.?|Square|Sq\.?|Close|Crescent|Highway|Hwy\.?|Circle|Cir\.?|Trail|Row|Walk|Gardens|"
+    r"Grove|Mews|Broadway|Alley|Plaza"
+)
+_FR_STREET = r"rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|cours|route|square|passage"
+_ROMANCE_STREET = (
+    r"Calle|C/|Avenida|Avda\.?|Av\.|Paseo|Plaza|Pza\.?|Carrer|Camino|Ronda|Traves[ií]a|Via|Viale|Piazza|P\.za|"
+    r"Corso|Largo|Vicolo|Rua|Travessa|Praça|Alameda|Estrada|Rambla|Glorieta"
+)
+_GERMANIC_SUFFIX = (
+    r"straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|steig|pfad|markt|"
+    r"straat|laan|gracht|plein|kade|singel|dijk|steeg|hof|park|dreef|pad|wal"
+)
+_HOUSE = r"\d{1,5}(?:\s?[A-Za-z](?![\w]))?(?:[-/]\d{1,4}[A-Za-z]?)?"
+_STREET = re.compile(
+    rf"(?<![\w/.-])(?:"
+    rf"(?P<en>{_HOUSE},?\s+(?:{_CAP}\s+){{1,4}}?(?:{_EN_STREET})(?![\w]))"
+    rf"|(?P<fr>\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?:{_FR_STREET})\s+[^\W\d][^,\n\d]{{1,40}}?(?=\s*[,\n]|\s+\d{{4,5}}\s|$|\.\s))"
+    rf"|(?P<ro>(?:{_ROMANCE_STREET})\s+(?:(?:de|del|de la|de las|de los|di|della|delle|dei|da|do|dos|das|la|el)\s+)*"
+    rf"{_CAP}(?:\s+{_CAP}){{0,3}},?\s+(?:n[º°.]\s*)?{_HOUSE}(?![\w]))"
+    rf"|(?P<ge>(?:(?:Am|An der|Auf der|Im|In der|Zum|Zur|Alte|Neue|Alter|Neuer|Große|Kleine|Obere|Untere|"
+    rf"Hinter der|Bei der|Unter den|{_CAP})\s+)?{_CAP}?(?:{_GERMANIC_SUFFIX})\s+{_HOUSE}(?![\w])"
+    rf"|{_CAP}\s+(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee)\s+{_HOUSE}(?![\w]))"
+    rf"|(?P<box>(?:P\.?\s?O\.?\s?Box|Post Office Box|Postfach|Apartado(?: de correos)?|Case postale|BP)\s+\d{{1,6}})"
+    rf")"
+)
+_UNIT = re.compile(
+    r",?\s*(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Floor|Fl\.?|Room|Wohnung|Whg\.?|Etage|appartement|apt|"
+    r"piso|planta|puerta|interno|int\.|scala|andar|apto\.?|bus)\s*#?\s*[\w-]{1,5}|,?\s*#\s?\d{1,5}[A-Za-z]?"
+)
+_CITY = rf"{_CAP}(?:\s(?:am|an|der|im|in|de|del|la|le|sur|upon|on)?\s?{_CAP}){{0,3}}"
+_TAIL = re.compile(
+    r"(?:\s*[,\n]\s*|\s+)(?:"
+    rf"(?:{_CITY}),?\s+[A-Z]{{2,3}}\s+\d{{4,5}}(?:-\d{{4}})?"  # Springfield, IL 62704 / Sydney NSW 2000
+    rf"|\d{{4}}\s?[A-Z]{{2}}\s+{_CITY}"  # 1015 CJ Amsterdam
+    rf"|\d{{4}}-\d{{3}}\s+{_CITY}"  # 1100-053 Lisboa
+    rf"|(?:[A-Z]{{1,2}}-)?\d{{4,5}}\s+{_CITY}"  # 10115 Berlin, D-10115 Berlin
+    rf"|(?:{_CITY}\s+)?[A-Z]{{1,2}}\d[A-Z\d]?\s?\d[A-Z]{{2}}(?![\w])"  # London NW1 6XE
+    rf"|{_CITY}(?=\s*(?:[,.;)!?]|\n|$))"  # a city alone, up to punctuation
+    r")"
+)
+_STATE_ZIP = re.compile(r",?\s+[A-Z]{2,3}\s+\d{4,5}(?:-\d{4})?(?![\w])")
+# A house number or PO box number: 1-5 digits standing alone ("12", "221B", "45a", "7-9").
+_HOUSE_NUMBER = re.compile(r"\d(?<![\w.,:/+-]\d)\d{0,4}(?:\s?[A-Za-z])?(?:[-/]\d{1,4}[A-Za-z]?)?(?![\w:]|[.,]\d)")
+
+
+_STREET_WORDS = frozenset(
+    w.lower().rstrip(".")
+    for w in (_EN_STREET + "|" + _FR_STREET + "|" + _ROMANCE_STREET + "|box|postfach|apartado|postale")
+    .replace("\\.", "")
+    .replace("?", "")
+    .replace("[ií]", "i")
+    .split("|")
+)
+_STREET_SUFFIXES = (*_GERMANIC_SUFFIX.replace("\\.", ".").split("|"), "str")
+
+
+def _has_street_word(text: str) -> bool:
+    for token in text.lower().split():
+        word = token.strip(".,;:()\"'")
+        if word in _STREET_WORDS or word.endswith(_STREET_SUFFIXES):
+            return True
+    return False
+
+
+def find_addresses(text: str) -> list[Entity]:
+    """Streets are searched only around short numbers (house numbers, PO boxes): most text has few."""
+    found: list[Entity] = []
+    if not _has_street_word(text):
+        return found
+    searched_to = 0
+    for number in _HOUSE_NUMBER.finditer(text):
+        if number.end() <= searched_to:
+            continue
+        start = max(searched_to, number.start() - 64)
+        window_end = min(len(text), number.end() + 120)
+        for m in _STREET.finditer(text, start, window_end):
+            if m.start() > number.end():
+                break
+            if m.end() == window_end < len(text):
+                continue  # cut by the window: not a whole match
+            entity = _address_at(text, m)
+            if entity is not None:
+                found.append(entity)
+                searched_to = entity.end
+                break
+        searched_to = max(searched_to, number.end())
+    return found
+
+
+def _address_at(text: str, m: re.Match[str]) -> Entity | None:
+    end = m.end()
+    unit = _UNIT.match(text, end)
+    if unit is not None:
+        end = unit.end()
+    # up to two tail parts: "Springfield, IL 62704", "10115 Berlin", ", London NW1 6XE"
+    street_end = end
+    for _ in range(2):
+        tail = _TAIL.match(text, end)
+        if tail is None:
+            break
+        end = tail.end()
+        zip_code = _STATE_ZIP.match(text, end)
+        if zip_code is not None:
+            end = zip_code.end()
+            break
+    if m.lastgroup == "box" and end == street_end:
+        return None  # a PO box without a city is no address
+    return Entity(ADDRESS, m.start(), end)
