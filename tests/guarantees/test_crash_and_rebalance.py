@@ -18,6 +18,7 @@ from tests.stream_jobs.pipeline_helpers import (
     private_settings,
     send_events,
     start_stack,
+    wait_stored,
     wait_until,
     workload_events,
 )
@@ -62,6 +63,7 @@ def test_kill_minus_nine_three_times_at_random_moments(kafka_bootstrap: str, tmp
             stack.wait_worker_ready()
             assert seen <= stored(stack)
         stack.wait_caught_up(timeout_s=300)
+        wait_stored(stack, len(events))
         wait_alerts_evaluated(stack.reader)
         with stack.reader() as store:
             assert_exact(store, events)
@@ -81,6 +83,7 @@ def test_second_worker_joins_and_leaves_mid_run(kafka_bootstrap: str, tmp_path: 
         wait_progress(stack, 40_000)
         stack.stop_worker(second)  # leaves the group: a clean rebalance
         stack.wait_caught_up(timeout_s=300)
+        wait_stored(stack, len(events))
         wait_alerts_evaluated(stack.reader)
         with stack.reader() as store:
             # no dead letters: records a worker gets back after a rebalance are not "duplicate_event_id"
@@ -108,6 +111,7 @@ def test_second_worker_killed_mid_run(kafka_bootstrap: str, tmp_path: Path) -> N
         wait_progress(stack, sent + 5_000)
         stack.stop_worker(second, kill=True)  # its partitions move to the first after the session timeout
         stack.wait_caught_up(timeout_s=300)
+        wait_stored(stack, len(events))
         with stack.reader() as store:
             assert_exact(store, events)
     replayed, _ = replays_in_logs(tmp_path / "logs")

@@ -73,3 +73,14 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 120.
 def log_has(path: Path, pattern: str) -> bool:
     """Whether a worker log contains a line matching ``pattern`` (a regular expression)."""
     return path.exists() and re.search(pattern, path.read_text(errors="replace")) is not None
+
+
+def wait_stored(stack: Stack, at_least: int, timeout_s: float = 120.0) -> None:
+    """After ``wait_caught_up``: wait until ``llm_calls`` holds ``at_least`` rows. The embedded broker reports a
+    partition's end as the first offset of its last batch (+1), so a zero lag can come a batch early."""
+
+    def enough() -> bool:
+        with stack.reader() as store:
+            return int(store.query("SELECT count() FROM llm_calls").scalar()) >= at_least
+
+    wait_until(enough, f"{at_least} stored events", timeout_s)
