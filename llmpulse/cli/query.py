@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -26,11 +27,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
+_JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+
+
 def _cell(value: Any) -> str:
+    """Times as ISO 8601 UTC, maps/arrays/tuples as JSON, floats to 6 significant digits."""
     if value is None:
         return "NULL"
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, datetime):
+        utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)  # the store's time zone is UTC
+        return utc.isoformat(timespec="milliseconds" if utc.microsecond else "seconds").replace("+00:00", "Z")
+    if isinstance(value, dict | list | tuple):
+        return orjson.dumps(value, default=str, option=_JSON_OPTIONS).decode()
     return str(value)
 
 
@@ -72,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc))
     if args.json:
         for row in result.dicts():
-            sys.stdout.write(orjson.dumps(row, default=str).decode() + "\n")
+            sys.stdout.write(orjson.dumps(row, default=str, option=_JSON_OPTIONS).decode() + "\n")
     else:
         print(format_table(result))
     return 0
