@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from llmpulse.clickhouse.store import Store
 from llmpulse.settings import Settings
+from llmpulse.stream_jobs.dedup import RecentIds, positions
 from llmpulse.stream_jobs.runtime import Runtime
 from tests.guarantees.checks import assert_exact
 from tests.stream_jobs.pipeline_helpers import workload_events
@@ -98,3 +100,12 @@ def test_records_read_again_after_a_rebalance_are_not_duplicates(store: Store, t
         assert stats.deduplicated_chunks >= 1  # offsets 0-9 were stored before: ClickHouse dropped them
     finally:
         runtime.close()
+
+
+def test_recent_ids_tell_a_replay_from_a_duplicate() -> None:
+    recent = RecentIds()
+    places = positions(np.array([0, 0, 0, 1]), np.array([5, 5, 6, 5]))  # record 0/5 holds "a" twice
+    assert recent.check_and_add(["a", "a", "b", "c"], places) == [True, False, True, True]
+    assert recent.check_and_add(["a", "a", "b", "c"], places) == [True, False, True, True]  # read again: same
+    assert recent.check_and_add(["b", "c"], places[:2]) == [False, False]  # the same ids elsewhere: duplicates
+    assert recent.check_and_add(["d", "d"]) == [True, False]  # no places: every call is a new place
