@@ -29,7 +29,10 @@ _PASSPORT_WORDS = re.compile(
 )
 _PASSPORT_GATE = re.compile(r"pas|reisepass|travel doc", re.I)
 # After the word: a few short words or signs ("number", "no.", "#", ":", "is", "(German)"), no sentence end.
-_PASSPORT_VALUE = re.compile(r"[^.;!?\n]{0,32}?(?<![A-Za-z0-9])([A-Z0-9]{6,9})(?![A-Za-z0-9])")
+_PASSPORT_VALUE = re.compile(
+    r"(?:[^.;!?\n]|(?<=[Nn][or])\.|(?<=[Nn]um)\.|\.(?!\s+[A-Z]|\s*$)){0,32}?"
+    r"(?<![A-Za-z0-9])([A-Z0-9]{6,9})(?![A-Za-z0-9])"
+)
 
 
 def find_passports(text: str) -> list[Entity]:
@@ -63,14 +66,17 @@ _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 _DATE = re.compile(
     rf"(?:{_DAY}[./-](?:0?[1-9]|1[0-2])[./-](?:19|20)\d\d"  # 14.03.1987, 14/03/1987
     rf"|(?:0?[1-9]|1[0-2])/{_DAY}/(?:19|20)\d\d"  # 03/14/1987
-    rf"|(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"  # 1987-03-14
-    rf"|{_DAY}(?:st|nd|rd|th|er|º)?\.?\s+(?:of\s+|de\s+)?(?:{_MONTHS})\.?,?\s+(?:de\s+)?(?:19|20)\d\d"
-    rf"|(?:{_MONTHS})\.?\s+{_DAY}(?:st|nd|rd|th)?,?\s+(?:19|20)\d\d)"
+    rf"|(?:19|20)\d\d(?P<sep>[-/.])(?:0[1-9]|1[0-2])(?P=sep)(?:0[1-9]|[12]\d|3[01])"  # 1987-03-14, 1987/03/14
+    rf"|{_DAY}[./-](?:0?[1-9]|1[0-2])[./-]\d\d"  # 4/7/85
+    rf"|{_DAY}(?:st|nd|rd|th|er|º)?\.?\s+(?:of\s+|de\s+)?(?:{_MONTHS})\.?"
+    rf"(?:,?\s+(?:de\s+)?(?:19|20)\d\d)?"
+    rf"|(?:{_MONTHS})\.?\s+{_DAY}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d\d)?)"
     r"(?![\d/.-]\d)",
     re.IGNORECASE,
 )
 _BIRTH_WORDS = re.compile(
-    r"\bd\.?o\.?b\b|date of birth|birth ?date|\bborn\b|birthday|geburtsdatum|geburtstag|\bgeb\.|\bgeboren\b|"
+    r"\bd\.?o\.?b\b|date[ _]?of[ _]?birth|birth[ _]?date|\bborn\b|birthday|fecha de nac(?:imiento|\.)?|geburtsdatum|"
+    r"geburtstag|\bgeb\.|\bgeboren\b|"
     r"\bn[ée]e?\b|date de naissance|fecha de nacimiento|nacid[oa]\b|f\. nac\.|data di nascita|\bnat[oa]\b|"
     r"geboortedatum|data de nascimento|nascid[oa]\b"
 )
@@ -91,11 +97,11 @@ _BIRTH_HINTS = (
     "geboorte",
     "nascim",
     "nascid",
+    "nac.",
 )
-_YEAR = re.compile(r"(?:19|20)\d\d(?!\d)")
 # Between the word and the date: signs and at most two small words ("on", "le", "am", "is", "el", "em").
 _BIRTH_FILLER = re.compile(
-    r"""[\s:="'\u2019,(-]*(?:(?:on|am|le|el|il|em|op|is|was|ist|war|est|es|é|è|:|-)[\s:="',]+){0,2}""", re.I
+    r"""[\s:="'\u2019,(.-]*(?:(?:on|am|le|el|il|em|op|is|was|ist|war|est|es|é|è|the|:|-)[\s:="',]+){0,3}""", re.I
 )
 _BORN_WORDS = frozenset({"geboren", "born", "né", "née", "nacido", "nacida", "nato", "nata", "nascido", "nascida"})
 _DATE_BEFORE = re.compile(rf"({_DATE.pattern})\s+$", re.IGNORECASE)
@@ -103,8 +109,6 @@ _DATE_BEFORE = re.compile(rf"({_DATE.pattern})\s+$", re.IGNORECASE)
 
 def find_dates_of_birth(text: str) -> list[Entity]:
     found: list[Entity] = []
-    if _YEAR.search(text) is None:  # every date of birth has a four-digit year
-        return found
     lowered = lower_same_length(text)
     if not any(hint in lowered for hint in _BIRTH_HINTS):
         return found
@@ -114,10 +118,36 @@ def find_dates_of_birth(text: str) -> list[Entity]:
         m = _DATE.match(text, start)
         if m is not None:
             found.append(Entity(DATE_OF_BIRTH, m.start(), m.end()))
+        elif "," in lowered[word.end() : word.end() + 2] or lowered[word.end() : word.end() + 1] in ("\t", ";"):
+            found.extend(_csv_column_dates(text, word.start()))  # a table with a birth-date column
         elif word.group() in _BORN_WORDS:  # "am 3. Mai 1992 geboren": the date comes first
             before = _DATE_BEFORE.search(text, max(0, word.start() - 32), word.start())
             if before is not None:
                 found.append(Entity(DATE_OF_BIRTH, before.start(1), before.end(1)))
+    return found
+
+
+def _csv_column_dates(text: str, header_at: int) -> list[Entity]:
+    """Dates in the birth-date column of the rows under a CSV/TSV header line."""
+    line_start = text.rfind("\n", 0, header_at) + 1
+    line_end = text.find("\n", header_at)
+    if line_end == -1:
+        return []
+    header = text[line_start:line_end]
+    sep = "\t" if "\t" in header else ";" if header.count(";") > header.count(",") else ","
+    column = header[: header_at - line_start].count(sep)
+    found: list[Entity] = []
+    position = line_end + 1
+    for line in text[position:].split("\n")[:1000]:
+        cells = line.split(sep)
+        if len(cells) > column:
+            offset = position + sum(len(c) + 1 for c in cells[:column])
+            cell = cells[column].strip().strip("\"'")
+            m = _DATE.fullmatch(cell) if cell else None
+            if m is not None:
+                start = text.find(cell, offset)
+                found.append(Entity(DATE_OF_BIRTH, start, start + len(cell)))
+        position += len(line) + 1
     return found
 
 

@@ -22,7 +22,7 @@ PERSON = "PERSON"
 # When two detections overlap, the type listed first wins (a key that contains digits is a
 # secret, not a phone; a card number is not a phone), then the longer span.
 ALL_TYPES: tuple[str, ...] = (SECRET, EMAIL, IBAN, CREDIT_CARD, US_SSN, NATIONAL_ID, PASSPORT, DATE_OF_BIRTH,
-                              IP_ADDRESS, PHONE, ADDRESS, PERSON)  # fmt: skip
+                              ADDRESS, IP_ADDRESS, PHONE, PERSON)  # fmt: skip
 _RANK = {name: rank for rank, name in enumerate(ALL_TYPES)}
 
 

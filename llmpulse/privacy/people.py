@@ -86,7 +86,8 @@ _PLACE_PREFIXES = frozenset(
               "Lake", "North", "South", "East", "West", "Central", "United", "Great", "Royal", "Bad", "Frankfurt",
               "Visual", "Google", "Apple", "Amazon", "Microsoft", "Apache", "Azure", "Golden", "Spring", "Deutsche",
               "Banco", "Bank", "Hotel", "Club", "Real", "Atletico", "Universidad", "University", "Lago", "Monte",
-              "Puerto", "Rio", "Cabo", "Isla", "Costa", "Villa", "Ciudad")
+              "Puerto", "Rio", "Cabo", "Isla", "Costa", "Villa", "Ciudad", "Gemini", "Claude", "Llama",
+              "Mistral", "Grok", "Copilot", "Cortana", "Alexa", "Siri", "Jupyter", "Hugging")
 )  # fmt: skip
 # Nationalities, languages and places that are also given names somewhere.
 _PLACES = frozenset(
@@ -175,16 +176,39 @@ _PUNCTUATION = ".,:;!?\"'()[]<>-=\u2019\u201c\u201d"
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
 _LOWER = "a-zß-öø-ÿā-ž"
 _CAP_WORD = (
-    rf"[{_UPPER}](?:[{_LOWER}]+(?:['\u2019][{_UPPER}]?[{_LOWER}]+)?|['\u2019][{_UPPER}][{_LOWER}]+)"
+    rf"[{_UPPER}](?:[{_LOWER}]+(?:['\u2019](?:[{_UPPER}][{_LOWER}]+|[{_LOWER}]{{2,}}))?|['\u2019][{_UPPER}][{_LOWER}]+)"
     rf"(?:[{_UPPER}][{_LOWER}]+)?(?:-[{_UPPER}]?[{_LOWER}]+)*"
 )
 # Runs of capitalised words, one space apart, surname particles allowed inside ("Daan de Vries"). The
 # "not inside a longer token" look-behind sits after the first letter, so the engine skips to capitals.
 _RUN = re.compile(
     rf"[{_UPPER}](?<![\w@./#$'\u2019-][{_UPPER}]){_CAP_WORD[len(_UPPER) + 2 :]}"
-    rf"(?: (?:(?:{'|'.join(sorted(_PARTICLES))}) ){{0,2}}{_CAP_WORD}){{0,5}}(?![\w@])"
+    rf"(?: (?:[{_UPPER}]\. )?(?:(?:{'|'.join(sorted(_PARTICLES))}) ){{0,2}}{_CAP_WORD}){{0,5}}(?![\w@])"
 )
-_RUN_WORD = re.compile(rf"{_CAP_WORD}|[{_LOWER}]+")
+_RUN_WORD = re.compile(rf"{_CAP_WORD}|[{_UPPER}]\.|[{_LOWER}]+")
+# "Smith, John" (lists, CSV): a surname, a comma, a given name, then the end of the field.
+_INVERTED = re.compile(
+    rf"[{_UPPER}](?<![\w@./#$-][{_UPPER}]){_CAP_WORD[len(_UPPER) + 2 :]}, ({_CAP_WORD})(?=[,;\t\n)]|$)"
+)
+# A name written in small letters right after an introduction ("my name is john smith").
+_SMALL_INTRO = re.compile(
+    r"(?:my name is|my name's|i'm|i am|call me|me llamo|je m'appelle|ich heiße|mein name ist|mijn naam is|"
+    r"mi chiamo|meu nome é|me chamo)\s+([a-zß-öø-ÿ]{2,}(?: [a-zß-öø-ÿ]{2,})?)"
+)
+_SMALL_INTRO_HINTS = ("name", "i'm", "i am", "call me", "llamo", "appelle", "heiße", "naam", "chiamo", "nome", "chamo")
+# A lone given name that starts a sentence counts when a verb follows ("Tom said ...").
+_VERB_AFTER = re.compile(
+    r"['\u2019]s\b|\s+(?:said|says|asked|asks|wrote|writes|told|tells|thinks|wants|needs|mentioned|replied|called|sent|"
+    r"will|would|can|could|should|is|was|has|had|and I|and me|from)\b"
+)
+# Companies and products named like people.
+_NOT_PEOPLE = frozenset(
+    {"morgan stanley", "wells fargo", "dr pepper", "tim hortons", "goldman sachs", "charles schwab",
+     "johnson johnson", "ernst young", "marks spencer", "ben jerry's", "hewlett packard", "rolls royce",
+     "harley davidson", "mercedes benz", "louis vuitton", "calvin klein", "ralph lauren", "tommy hilfiger",
+     "hugo boss", "estée lauder", "dow jones", "warner bros", "walt disney", "procter gamble", "jack daniels",
+     "ronald mcdonald", "john deere", "martin luther king"}
+)  # fmt: skip
 _CODE_EDGE = frozenset("._/\\@#$[]{}`*")
 
 
@@ -226,6 +250,35 @@ class NameFinder:
             entity = self._judge(text, run)
             if entity is not None:
                 found.append(entity)
+        if ", " in text:
+            found.extend(self._inverted(text))
+        lowered = text.lower()
+        if any(hint in lowered for hint in _SMALL_INTRO_HINTS):
+            found.extend(self._small_letters(lowered))
+        return found
+
+    def _inverted(self, text: str) -> list[Entity]:
+        found: list[Entity] = []
+        for m in _INVERTED.finditer(text):
+            surname, given = _key(text[m.start() : m.start(1) - 2]), _key(m.group(1))
+            if (
+                surname in self._surnames
+                and surname not in _PLACES
+                and given in self._given
+                and given not in _AMBIGUOUS
+                and given not in _PLACES
+            ):
+                found.append(Entity(PERSON, m.start(), m.end()))
+        return found
+
+    def _small_letters(self, lowered: str) -> list[Entity]:
+        found: list[Entity] = []
+        for m in _SMALL_INTRO.finditer(lowered):
+            words = m.group(1).split(" ")
+            if words[0] not in self._given or words[0] in _AMBIGUOUS:
+                continue
+            end = m.end(1) if len(words) == 2 and _is_surname(words[1], self._surnames) else m.start(1) + len(words[0])
+            found.append(Entity(PERSON, m.start(1), end))
         return found
 
     def _judge(self, text: str, run: list[tuple[int, int]]) -> Entity | None:
@@ -256,6 +309,8 @@ class NameFinder:
         stripped = prefix.rstrip()
         words = [w.strip(_PUNCTUATION) for w in stripped.lower().split()[-4:]]
         previous = words[-1] if words else ""
+        if " ".join(k for k in keys if k not in _PARTICLES) in _NOT_PEOPLE or f"{previous} {first}" in _NOT_PEOPLE:
+            return None
         if previous in _TITLE_WORDS and stripped.lower().endswith((previous, ".")):
             return Entity(PERSON, start, end)
         if solo or (len(run) == 1 and first in _PLACES):
@@ -268,12 +323,12 @@ class NameFinder:
             return Entity(PERSON, start, end)
         if len(run) >= 2 and first in given:
             surname = _is_surname(last, surnames)
-            particle = any(k in _PARTICLES for k in keys)
+            particle = any(k in _PARTICLES or (len(k) == 2 and k[1] == ".") for k in keys)  # "de", "J."
             if surname or (particle and known_first):
                 return Entity(PERSON, start, end)
             return None
-        if len(run) == 1 and known_first and (cue or previous in _LONE_CUES):
-            return Entity(PERSON, start, end)  # "ask Tom", "for my colleague Tom"
+        if len(run) == 1 and known_first and (cue or previous in _LONE_CUES or _VERB_AFTER.match(text, end)):
+            return Entity(PERSON, start, end)  # "ask Tom", "for my colleague Tom", "Tom said"
         return None
 
 
@@ -297,19 +352,22 @@ _GERMANIC_SUFFIX = (
 _HOUSE = r"\d{1,5}(?:\s?[A-Za-z](?![\w]))?(?:[-/]\d{1,4}[A-Za-z]?)?"
 _STREET = re.compile(
     rf"(?<![\w/.-])(?:"
-    rf"(?P<en>{_HOUSE},?\s+(?:{_CAP}\s+){{1,4}}?(?:{_EN_STREET})(?![\w]))"
+    rf"(?P<en>(?:(?:Flat|Apt\.?|Apartment|Unit|Suite|Ste\.?)\s*#?\w{{1,5}},?\s+)?{_HOUSE},?\s+"
+    rf"(?:(?:N|S|E|W)\.?\s+)?(?:{_CAP}\s+|\d{{1,3}}(?:st|nd|rd|th)\s+){{1,4}}?(?:{_EN_STREET})(?![\w])(?:\s+(?:N|S|E|W|NE|NW|SE|SW)(?![\w]))?)"
     rf"|(?P<fr>\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?:{_FR_STREET})\s+[^\W\d][^,\n\d]{{1,40}}?(?=\s*[,\n]|\s+\d{{4,5}}\s|$|\.\s))"
     rf"|(?P<ro>(?:{_ROMANCE_STREET})\s+(?:(?:de|del|de la|de las|de los|di|della|delle|dei|da|do|dos|das|la|el)\s+)*"
     rf"{_CAP}(?:\s+{_CAP}){{0,3}},?\s+(?:n[º°.]\s*)?{_HOUSE}(?![\w]))"
     rf"|(?P<ge>(?:(?:Am|An der|Auf der|Im|In der|Zum|Zur|Alte|Neue|Alter|Neuer|Große|Kleine|Obere|Untere|"
     rf"Hinter der|Bei der|Unter den|{_CAP})\s+)?{_CAP}?(?:{_GERMANIC_SUFFIX})\s+{_HOUSE}(?![\w])"
     rf"|{_CAP}\s+(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee)\s+{_HOUSE}(?![\w]))"
+    rf"|(?P<pc>{_CAP}(?:[ -]{_CAP}){{0,2}}\s+{_HOUSE}(?=,?\s+(?:\d{{4}}\s?[A-Z]{{2}}|\d{{5}})\s+[A-Z]))"
     rf"|(?P<box>(?:P\.?\s?O\.?\s?Box|Post Office Box|Postfach|Apartado(?: de correos)?|Case postale|BP)\s+\d{{1,6}})"
     rf")"
 )
 _UNIT = re.compile(
     r",?\s*(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Floor|Fl\.?|Room|Wohnung|Whg\.?|Etage|appartement|apt|"
     r"piso|planta|puerta|interno|int\.|scala|andar|apto\.?|bus)\s*#?\s*[\w-]{1,5}|,?\s*#\s?\d{1,5}[A-Za-z]?"
+    r"|,?\s*\d{1,2}\s?[º°ª]\s?(?:[A-Z]|\d{1,2}\s?[ºª]?)?(?![\w])"
 )
 _CITY = rf"{_CAP}(?:\s(?:am|an|der|im|in|de|del|la|le|sur|upon|on)?\s?{_CAP}){{0,3}}"
 _TAIL = re.compile(
@@ -319,7 +377,9 @@ _TAIL = re.compile(
     rf"|\d{{4}}-\d{{3}}\s+{_CITY}"  # 1100-053 Lisboa
     rf"|(?:[A-Z]{{1,2}}-)?\d{{4,5}}\s+{_CITY}"  # 10115 Berlin, D-10115 Berlin
     rf"|(?:{_CITY}\s+)?[A-Z]{{1,2}}\d[A-Z\d]?\s?\d[A-Z]{{2}}(?![\w])"  # London NW1 6XE
-    rf"|{_CITY}(?=\s*(?:[,.;)!?]|\n|$))"  # a city alone, up to punctuation
+    rf"|(?:{_CITY}),?\s+[A-Z]{{2}}\s+[A-Z]\d[A-Z]\s?\d[A-Z]\d(?![\w])"  # Toronto, ON M5H 2N2
+    rf"|{_CITY}\s*[-\u2013]\s*[A-Z]{{2}}(?:,?\s*\d{{5}}-\d{{3}})?(?![\w])"  # São Paulo - SP, 01310-200
+    rf"|{_CITY}(?=\s*(?:[,.;)!?]|\n|$)|\s+[a-z])"  # a city alone, up to punctuation or a small word
     r")"
 )
 _STATE_ZIP = re.compile(r",?\s+[A-Z]{2,3}\s+\d{4,5}(?:-\d{4})?(?![\w])")
@@ -343,7 +403,10 @@ def _has_street_word(text: str) -> bool:
         word = token.strip(".,;:()\"'")
         if word in _STREET_WORDS or word.endswith(_STREET_SUFFIXES):
             return True
-    return False
+    return _POSTCODE_CITY.search(text) is not None
+
+
+_POSTCODE_CITY = re.compile(r"\d(?<![\w.-]\d)(?:\d{3}\s?[A-Z]{2}|\d{4})\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]")
 
 
 def find_addresses(text: str) -> list[Entity]:
@@ -387,6 +450,8 @@ def _address_at(text: str, m: re.Match[str]) -> Entity | None:
         if zip_code is not None:
             end = zip_code.end()
             break
+        if any(c.isdigit() for c in tail.group()):
+            break  # a postcode ends the address
     if m.lastgroup == "box" and end == street_end:
         return None  # a PO box without a city is no address
     return Entity(ADDRESS, m.start(), end)

@@ -61,6 +61,7 @@ _NOT_PHONE_SHAPES = re.compile(
 )
 _LEADING_GROUP = re.compile(r"^\d{1,3} (?=\S)")
 _TRAILING_GROUP = re.compile(r"(?<=\S) \d{1,3}$")
+_TRAILING_BRACKET = re.compile(r"(?<=\d) \([^)]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,12 @@ class PhoneFinder:
                 continue
             # The candidate, then without one short digit group that clings to it at either
             # end ("Room 12 (415) 555-0132", "call 415-555-0132 2 times").
-            variants = (candidate, _LEADING_GROUP.sub("", candidate), _TRAILING_GROUP.sub("", candidate))
+            variants = (
+                candidate,
+                _LEADING_GROUP.sub("", candidate),
+                _TRAILING_GROUP.sub("", candidate),
+                _TRAILING_BRACKET.sub("", candidate),  # "1-800-555-0199 (24/7)"
+            )
             for trimmed in dict.fromkeys(variants):
                 value = trimmed.strip(" .-/")
                 if value.startswith("(") and value.count("(") > value.count(")"):

@@ -92,7 +92,7 @@ def find_emails(text: str) -> list[Entity]:
 
 _CARD = re.compile(
     r"\d(?<![\w.+-]\d)"
-    r"(?:\d{3}([ -])\d{4}\1\d{4}(?:\1\d{4}\1\d{1,3}|\1\d{1,7})?"  # 4-4-4, 4-4-4-4, 4-4-4-4-3
+    r"(?:\d{3}([ .-])\d{4}\1\d{4}(?:\1\d{4}\1\d{1,3}|\1\d{1,7})?"  # 4-4-4, 4-4-4-4, 4-4-4-4-3
     r"|\d{3}([ -])\d{6}\2\d{4,5}"  # Amex / Diners 4-6-5, 4-6-4
     r"|\d{11,18})"
     r"(?![\w-]|\.\d)",
@@ -111,7 +111,7 @@ def find_credit_cards(text: str) -> list[Entity]:
     prefix and a card word shortly before."""
     found: list[Entity] = []
     for m in _CARD.finditer(text):
-        digits = m.group().replace(" ", "").replace("-", "")
+        digits = m.group().replace(" ", "").replace("-", "").replace(".", "")
         if not (12 <= len(digits) <= 19 and digits[0] in "23456" and luhn.is_valid(digits)):
             continue
         if len(digits) == 12:
@@ -146,8 +146,11 @@ def find_ibans(text: str) -> list[Entity]:
 # --- US social security numbers ----------------------------------------------------------------
 
 _SSN = re.compile(r"\d(?<![\w.-]\d)\d\d([- ])\d{2}\1\d{4}(?![\w-]|[.,]\d|\1\d)", _A)
-_SSN_BARE = re.compile(r"\d(?<![\w.-]\d)\d{8}(?![\w-]|[.,]\d)", _A)
-_SSN_WORDS = ("ssn", "social security", "sozialversicherungsnummer")
+_SSN_WORDS = ("ssn", "s.s.n", "ss#", "social security", "soc. sec", "soc sec", "social is", "social:",
+              "sozialversicherungsnummer")  # fmt: skip
+# With one of those words just before, any SSN shape counts, valid or not (an ITIN, a typo): the writer
+# says it is one.
+_SSN_ANY = re.compile(r"\d(?<![\w.-]\d)\d\d([- .]?)\d{2}\1\d{4}(?![\w-]|[.,]\d)", _A)
 
 
 def find_us_ssns(text: str) -> list[Entity]:
@@ -155,9 +158,9 @@ def find_us_ssns(text: str) -> list[Entity]:
     found = [Entity(US_SSN, m.start(), m.end()) for m in matches]
     lowered = lower_same_length(text)
     if any(word in lowered for word in _SSN_WORDS):
-        for m in _SSN_BARE.finditer(text):
+        for m in _SSN_ANY.finditer(text):
             before = lowered[max(0, m.start() - 30) : m.start()]
-            if any(word in before for word in _SSN_WORDS) and ssn.is_valid(m.group()):
+            if any(word in before for word in _SSN_WORDS):
                 found.append(Entity(US_SSN, m.start(), m.end()))
     return found
 
@@ -233,8 +236,21 @@ _NOT_IP_WORDS = frozenset(
 _LAST_WORD = re.compile(r"([\w.§]+)[\s=:]*$")
 
 
+# Public DNS resolvers: services everybody configures, not anyone's address.
+_PUBLIC_RESOLVERS = frozenset(
+    {"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "149.112.112.112", "208.67.222.222", "208.67.220.220"}
+)
+
+
 def _kept(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return address.is_loopback or address.is_unspecified
+    """Addresses that identify no host: loopback, unspecified, multicast, reserved (broadcast), a netmask
+    (255.x.x.x), an IPv4 network address (x.x.x.0: also how versions like 2.0.0.0 look), a public resolver."""
+    if address.is_loopback or address.is_unspecified or address.is_multicast:
+        return True
+    if isinstance(address, ipaddress.IPv4Address):
+        text = str(address)
+        return address.is_reserved or text.startswith("255.") or text.endswith(".0") or text in _PUBLIC_RESOLVERS
+    return False
 
 
 def find_ipv4(text: str) -> list[Entity]:

@@ -10,12 +10,16 @@ import pytest
 
 from benchmarks.pii_bench import load_corpus, score
 from llmpulse.privacy import (
+    ADDRESS,
     ALL_TYPES,
     CREDIT_CARD,
+    DATE_OF_BIRTH,
     EMAIL,
     IBAN,
     IP_ADDRESS,
     NATIONAL_ID,
+    PASSPORT,
+    PERSON,
     PHONE,
     SECRET,
     US_SSN,
@@ -343,6 +347,133 @@ def test_not_a_secret(text: str) -> None:
     assert found(text) == []
 
 
+# --- the keyword-bound ids, names and addresses ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("My Maestro card is 675994580735, why was it declined?", CREDIT_CARD, "675994580735"),
+        ("Meine Maestro-Karte 6304 8193 0364 wurde eingezogen", CREDIT_CARD, "6304 8193 0364"),
+        ("Mijn BSN is 254814542.", NATIONAL_ID, "254814542"),
+        ("Burgerservicenummer: 9864.98.403", NATIONAL_ID, "9864.98.403"),
+        ("Meine Steuer-ID ist 92790831943.", NATIONAL_ID, "92790831943"),
+        ("Steueridentifikationsnummer: 89 637 710 729", NATIONAL_ID, "89 637 710 729"),
+        ("Passport No. L898902C3, issued by the UK.", PASSPORT, "L898902C3"),
+        ("Reisepassnummer C4J8K2LM9, gültig bis 2031.", PASSPORT, "C4J8K2LM9"),
+        ("Patient DOB: 03/14/1987, allergic to penicillin.", DATE_OF_BIRTH, "03/14/1987"),
+        ("Ich bin am 3. Mai 1992 geboren.", DATE_OF_BIRTH, "3. Mai 1992"),
+        ('{"date_of_birth": "1992-11-30"}', DATE_OF_BIRTH, "1992-11-30"),
+        ("SSN: 912-78-1234 (new hire)", US_SSN, "912-78-1234"),
+    ],
+)
+def test_keyword_bound_values(text: str, kind: str, value: str) -> None:
+    assert found(text) == [(kind, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Order 661508966107 was shipped on Monday.",  # Luhn-valid 12 digits, no card word
+        "Ordernummer 292621930 is verzonden.",  # passes the BSN eleven-test, no BSN word
+        "Die Rechnung 15033726348 ist fällig.",  # passes the Steuer-ID rules, no tax-id word
+        "The passport photo must be 35x45 mm; my booking ref is ABC123.",
+        "The release date is 03/14/2025 and Born in the USA came out on June 4, 1984.",
+        "Part 123-45-678 is out of stock.",
+    ],
+)
+def test_keyword_bound_values_need_their_keyword(text: str) -> None:
+    assert found(text) == []
+
+
+def test_aws_secret_key_bare_and_paired() -> None:
+    paired = "creds: AKIAITLUK4NYU5QNCHZJ / tAL/EDwZf6kOJAuUD1QVD4A7qaBmD4uwnpKJ9zck"
+    assert found(paired) == [(SECRET, "AKIAITLUK4NYU5QNCHZJ"), (SECRET, "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")]
+    bare = "the new secret is below\nbW9NKsPizRpaPe9MWE4UOoScOuIpKUQBZpmD/m1W"
+    assert found(bare) == [(SECRET, "bW9NKsPizRpaPe9MWE4UOoScOuIpKUQBZpmD/m1W")]
+    assert found("commit 9fceb02d0ae598e95dc970b74767f19372d61af8 fixed it") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Hi, my name is Maria Gonzalez and I'd like to change my booking.", ["Maria Gonzalez"]),
+        ("Dear Mr. Thompson,\nThank you for your order.", ["Thompson"]),
+        ("Mijn naam is Daan de Vries.", ["Daan de Vries"]),
+        ("Summarise the call between Sarah Miller and David Chen.", ["Sarah Miller", "David Chen"]),
+        ("Write a birthday message for my colleague Tom.", ["Tom"]),
+        ("Please invite John F. Kennedy to the panel.", ["John F. Kennedy"]),
+        ("my name is john smith and i need a refund", ["john smith"]),
+        ("last,first\nSmith, John\n", ["Smith, John"]),
+        ("Best regards,\nLaura Becker\nHead of Operations", ["Laura Becker"]),
+    ],
+)
+def test_person_names(text: str, names: list[str]) -> None:
+    assert found(text) == [(PERSON, name) for name in names]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Summarise the history of New York and San Francisco.",
+        "Will the May release include the new Grafana dashboards?",
+        "Compare Claude Sonnet with Gemini Pro on this prompt.",
+        "Morgan Stanley and Wells Fargo raised their forecasts.",
+        "SELECT First Name, Last Name FROM Customers ORDER BY Created At",
+        "Do I need a passport to travel from London to Dublin?",
+    ],
+)
+def test_not_a_person(text: str) -> None:
+    assert [kind for kind, _ in found(text) if kind == PERSON] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Ship it to 1234 Elm Street, Springfield, IL 62704, please.", "1234 Elm Street, Springfield, IL 62704"),
+        ("I live at 221B Baker Street, London NW1 6XE.", "221B Baker Street, London NW1 6XE"),
+        ("Meine Adresse: Hauptstraße 12, 10115 Berlin", "Hauptstraße 12, 10115 Berlin"),
+        ("Mon adresse est 12 rue de la Paix, 75002 Paris.", "12 rue de la Paix, 75002 Paris"),
+        ("Vivo en Calle Mayor 5, 28013 Madrid.", "Calle Mayor 5, 28013 Madrid"),
+        ("Het kantoor zit op Damrak 1, 1012 LG Amsterdam.", "Damrak 1, 1012 LG Amsterdam"),
+        ("Ship to:\nFlat 2, 14 Queen's Road\nBristol BS8 1QU\nThanks!", "Flat 2, 14 Queen's Road\nBristol BS8 1QU"),
+        ("Billing: 100 Queen St W, Toronto, ON M5H 2N2", "100 Queen St W, Toronto, ON M5H 2N2"),
+    ],
+)
+def test_address(text: str, value: str) -> None:
+    assert found(text) == [(ADDRESS, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Take the 5th Avenue bus to Central Park, it runs every 10 minutes.",
+        "Street Fighter 2 and Road Runner were my favourite games.",
+        "Walk 200 m down the road and turn left at the second street.",
+        "Zip 94105-1804, PO Box 7781.",
+    ],
+)
+def test_not_an_address(text: str) -> None:
+    assert [kind for kind, _ in found(text) if kind == ADDRESS] == []
+
+
+def test_public_resolvers_masks_and_networks_are_not_host_addresses() -> None:
+    text = "DNS 8.8.8.8 and 1.1.1.1, netmask 255.255.255.0, route 10.0.0.0/8, UA Chrome/120.0.0.0, mDNS 224.0.0.251"
+    assert found(text) == []
+    assert found("the router at 192.168.1.1 and the host 52.14.201.9") == [
+        (IP_ADDRESS, "192.168.1.1"),
+        (IP_ADDRESS, "52.14.201.9"),
+    ]
+
+
+def test_names_per_country_is_configurable() -> None:
+    small, large = Redactor(names_per_country=250), Redactor(names_per_country=2000)
+    assert set(Redactor.NAME_LIST_SIZES) >= {250, 2000}
+    counts = [sum(1 for e in r.detect(row["text"]) if e.type == PERSON) for r in (small, large) for row in CORPUS]
+    half = len(counts) // 2
+    assert sum(counts[:half]) <= sum(counts[half:])
+
+
 # --- the API -----------------------------------------------------------------------------------
 
 
@@ -425,6 +556,14 @@ def test_deterministic_and_thread_safe() -> None:
         "10.0.0.1 " * 10_000,  # many detections: overlap checks must not be quadratic
         "a@b.de " * 10_000,
         "4111 1111 1111 1111 " * 3_000,
+        "Maria " * 10_000,  # one long run of capitalised words
+        "Maria Gonzalez, " * 5_000,
+        "Dr. " * 15_000,
+        "12 Elm Street, " * 4_000,
+        "Hauptstraße 12, 10115 Berlin " * 2_000,
+        "DOB 01/02/1970 " * 4_000,
+        "passport " * 8_000,
+        "a" * 40 + " " + "Ab1/" * 10_000,
     ],
 )
 def test_adversarial_input_stays_fast(text: str) -> None:
