@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--print", dest="print_only", action="store_true",
                    help="print the DDL for an empty database (single node or --cluster) and exit; "
                         "connects to nothing")  # fmt: skip
+    p.add_argument("--reapply", action="store_true",
+                   help="run every migration again (each statement creates only what is missing): after adding "
+                        "nodes or shards to the cluster")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
             print(schema.script(), end="")
             return 0
         with open_store(settings) as store:
-            applied = migrate(store, settings)
+            applied = migrate(store, settings, reapply=args.reapply)
             where = store.describe()
     except ClusterDDLError as exc:
         return fail(str(exc))

@@ -127,11 +127,15 @@ def retention_changes(store: Store, schema: Schema) -> list[tuple[str, str]]:
     return changes
 
 
-def migrate(store: Store, settings: Settings | None = None, *, cluster: str | None = None) -> list[str]:
+def migrate(store: Store, settings: Settings | None = None, *, cluster: str | None = None,
+            reapply: bool = False) -> list[str]:
     """Apply what is missing, then the retention settings; returns what was done now (names of migrations,
-    TTL changes). Safe to run concurrently and repeatedly."""
+    TTL changes). Safe to run concurrently and repeatedly. ``reapply`` runs every migration again (each
+    statement creates only what does not exist): for nodes added to a cluster after the schema was made."""
     schema = Schema.from_settings(settings or get_settings(), cluster)
-    done = applied_versions(store, schema)
+    done = set() if reapply else applied_versions(store, schema)
+    if reapply:
+        store.command(schema.ledger())
     applied = []
     for version, name, statements in schema.migrations():
         if version in done:

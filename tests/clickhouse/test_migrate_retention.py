@@ -130,3 +130,17 @@ def test_every_rule_names_a_setting_and_a_column() -> None:
         assert rule.setting in fields and fields[rule.setting].default is None
         assert f"CREATE TABLE IF NOT EXISTS {rule.table}\n" in statements
         assert rule.column is None or f"\n    {rule.column} " in statements
+
+
+def test_reapply_creates_what_is_missing(chdb_dir: Path) -> None:
+    store = ChdbStore(chdb_dir)
+    try:
+        migrate(store, Settings())
+        store.command("DROP TABLE llm_sink_chunks")
+        assert migrate(store, Settings()) == []  # the ledger says everything is applied
+        assert store.query("EXISTS TABLE llm_sink_chunks").scalar() == 0
+        assert migrate(store, Settings(), reapply=True) == ["0001_core.sql", "0002_alerts.sql"]
+        assert store.query("EXISTS TABLE llm_sink_chunks").scalar() == 1
+        assert store.query("SELECT count() FROM llmpulse_migrations FINAL").scalar() == 2
+    finally:
+        store.close()
