@@ -13,7 +13,7 @@ from llmpulse.producers import Monitor
 from llmpulse.settings import Settings
 from llmpulse.stack import Stack
 from tests.guarantees.checks import assert_exact
-from tests.stream_jobs.pipeline_helpers import private_settings, send_events, workload_events
+from tests.stream_jobs.pipeline_helpers import private_settings, send_events, wait_stored, workload_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.guarantees]
 
@@ -28,6 +28,7 @@ def test_clickhouse_down_for_60_seconds(kafka_bootstrap: str, tmp_path: Path) ->
         stack.wait_worker_ready()
         send_events(settings, events[:5_000])
         stack.wait_caught_up(timeout_s=120)
+        wait_stored(stack, 5_000)
         gate.touch()  # ClickHouse goes away
         send_events(settings, events[5_000:])
         lags = []
@@ -40,6 +41,7 @@ def test_clickhouse_down_for_60_seconds(kafka_bootstrap: str, tmp_path: Path) ->
         assert "ClickHouse unavailable" in log and "holding offsets" in log
         gate.unlink()  # back
         stack.wait_caught_up(timeout_s=300)
+        wait_stored(stack, len(events))
         with stack.reader() as store:
             assert_exact(store, events)
         assert "ClickHouse is back" in (tmp_path / "logs" / "worker-0.log").read_text()

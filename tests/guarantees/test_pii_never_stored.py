@@ -3,15 +3,16 @@ nowhere to be found afterwards: not in any ClickHouse table, not on the dead-let
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from llmpulse.stack import Stack
-from tests.stream_jobs.pipeline_helpers import private_settings, send_events, workload_events
+from tests.fixtures.kafka import read_records
+from tests.guarantees.checks import wait_alerts_evaluated
+from tests.stream_jobs.pipeline_helpers import private_settings, send_events, wait_stored, workload_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.guarantees]
 
@@ -21,6 +22,18 @@ CORPUS = Path(__file__).parent.parent / "privacy" / "pii_corpus.jsonl"
 def corpus() -> list[tuple[str, list[str]]]:
     rows = [orjson.loads(line) for line in CORPUS.read_bytes().splitlines() if line.strip()]
     return [(r["text"], [r["text"][e["start"]:e["end"]] for e in r["entities"]]) for r in rows]
+
+
+def unlabelled() -> str:
+    """What the corpus says outside its labelled values (hard negatives, context), one text a line."""
+    rows = [orjson.loads(line) for line in CORPUS.read_bytes().splitlines() if line.strip()]
+    out = []
+    for r in rows:
+        text = r["text"]
+        for e in sorted(r["entities"], key=lambda e: -e["start"]):
+            text = text[: e["start"]] + "\0" + text[e["end"] :]
+        out.append(text)
+    return "\n".join(out)
 
 
 def dump_everything(store: object, tables: list[str]) -> str:
@@ -33,7 +46,10 @@ def dump_everything(store: object, tables: list[str]) -> str:
 
 def test_no_raw_pii_anywhere_after_a_run(kafka_bootstrap: str, tmp_path: Path) -> None:
     texts = corpus()
-    secrets = sorted({v for _, values in texts for v in values if len(v) >= 6})
+    # a labelled value that the corpus also holds as ordinary text (a passport "123456789" inside an order
+    # number) would be found however well redaction works: it proves nothing either way
+    plain = unlabelled()
+    secrets = sorted({v for _, values in texts for v in values if len(v) >= 6 and v not in plain})
     assert len(secrets) > 200
     settings = private_settings(kafka_bootstrap, tmp_path, capture_text=True)
     base = workload_events(len(texts), seed=51)
@@ -51,7 +67,8 @@ def test_no_raw_pii_anywhere_after_a_run(kafka_bootstrap: str, tmp_path: Path) -
             producer.produce(settings.calls_topic, b'{"truncated": "' + text.encode())
         assert producer.flush(30) == 0
         stack.wait_caught_up(timeout_s=300)
-        time.sleep(12)  # the leader evaluates the closed windows (alerts carry no PII either)
+        wait_stored(stack, len(events))
+        wait_alerts_evaluated(stack.reader)  # every window evaluated: alerts (if any) carry no PII either
         with stack.reader() as store:
             tables = [r[0] for r in store.query(
                 "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT LIKE '%View'").rows]
@@ -59,28 +76,20 @@ def test_no_raw_pii_anywhere_after_a_run(kafka_bootstrap: str, tmp_path: Path) -
             everything = dump_everything(store, tables)
             assert store.query("SELECT count() FROM llm_calls").scalar() == len(events)
             bad_records = store.query("SELECT uniqExact(kafka_partition, kafka_offset) FROM llm_dead_letters").scalar()
+            dead_letters = int(store.query("SELECT count() FROM llm_dead_letters").scalar())
             assert bad_records == 200  # each broken record is dead-lettered (a line at a time if it is NDJSON)
             detections = store.query("SELECT sum(pii_detections) FROM llm_call_rollups_1m").scalar()
             assert int(detections) >= 3 * len(secrets) * 0.9  # counted per app as a metric
             assert "<EMAIL>" in everything and "<CREDIT_CARD>" in everything
-    dlq = read_topic(kafka_bootstrap, settings.dlq_topic)
+    dlq = read_topic(kafka_bootstrap, settings.dlq_topic, dead_letters)
     log = "\n".join(p.read_text(errors="replace") for p in (tmp_path / "logs").glob("*.log"))
     for haystack, where in ((everything, "ClickHouse"), (dlq, "the dead-letter topic"), (log, "the logs")):
         leaked = [s for s in secrets if s in haystack]
         assert not leaked, f"{len(leaked)} PII values found in {where}, e.g. {leaked[:3]}"
 
 
-def read_topic(bootstrap: str, topic: str) -> str:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{time.time_ns()}",
-                        "enable.partition.eof": True})  # fmt: skip
-    parts = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-    consumer.assign([TopicPartition(topic, p, 0) for p in parts])
-    values, done = [], set()
-    while len(done) < len(parts):
-        for msg in consumer.consume(500, timeout=2.0):
-            if msg.error():
-                done.add(msg.partition())
-            else:
-                values.append(orjson.loads(msg.value())["payload"])
-    consumer.close()
-    return "\n".join(values)
+def read_topic(bootstrap: str, topic: str, at_least: int) -> str:
+    """The payloads of every record on the topic, read back from the start (not up to the broker's high
+    watermark, which the embedded broker undercounts)."""
+    values = read_records(bootstrap, topic, min_records=at_least, timeout_s=120, idle_s=2.0)
+    return "\n".join(orjson.loads(v)["payload"] for _, v in values)
