@@ -33,7 +33,7 @@ def test_rules_hold_on_their_training_corpus() -> None:
 
 
 def test_refusals_typographic_quotes_and_quoted_speech() -> None:
-    assert is_refusal("I’m sorry, but I can’t help with that.")
+    assert is_refusal("I\u2019m sorry, but I can\u2019t help with that.")  # typographic apostrophes
     assert is_refusal("Es tut mir leid, aber dabei kann ich Ihnen nicht helfen.")
     assert not is_refusal("You could reply: 'Sorry, I can't make it on Friday.' Then propose Monday.")
     assert not is_refusal("Sorry for the delay! Here is the fix: add `await` before the call.")
