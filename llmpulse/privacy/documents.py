@@ -70,12 +70,15 @@ _DATE = re.compile(
     rf"|{_DAY}[./-](?:0?[1-9]|1[0-2])[./-]\d\d"  # 4/7/85
     rf"|{_DAY}(?:st|nd|rd|th|er|º)?\.?\s+(?:of\s+|de\s+)?(?:{_MONTHS})\.?"
     rf"(?:,?\s+(?:de\s+)?(?:19|20)\d\d)?"
-    rf"|(?:{_MONTHS})\.?\s+{_DAY}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d\d)?)"
+    rf"|(?:{_MONTHS})\.?\s+{_DAY}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d\d)?"
+    rf"|{_DAY}[- ](?:{_MONTHS})[- ](?:19|20)\d\d"  # 5-Jan-1990
+    rf"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))"  # 19900605
     r"(?![\d/.-]\d)",
     re.IGNORECASE,
 )
 _BIRTH_WORDS = re.compile(
-    r"\bd\.?o\.?b\b|date[ _]?of[ _]?birth|birth[ _]?date|\bborn\b|birthday|fecha de nac(?:imiento|\.)?|geburtsdatum|"
+    r"(?<![a-z])d\.?o\.?b\b|date[ _]?of[ _]?birth|geb\.-datum|f\. ?nac(?:imiento|\.)|n[ée]\(e\)|"
+    r"birth[ _]?date|\bborn\b|birthday|fecha de nac(?:imiento|\.)?|geburtsdatum|"
     r"geburtstag|\bgeb\.|\bgeboren\b|"
     r"\bn[ée]e?\b|date de naissance|fecha de nacimiento|nacid[oa]\b|f\. nac\.|data di nascita|\bnat[oa]\b|"
     r"geboortedatum|data de nascimento|nascid[oa]\b"
@@ -101,7 +104,9 @@ _BIRTH_HINTS = (
 )
 # Between the word and the date: signs and at most two small words ("on", "le", "am", "is", "el", "em").
 _BIRTH_FILLER = re.compile(
-    r"""[\s:="'\u2019,(.-]*(?:(?:on|am|le|el|il|em|op|is|was|ist|war|est|es|é|è|the|:|-)[\s:="',]+){0,3}""", re.I
+    r"""[\s:="'\u2019,.-]*(?:\([^()\n]{1,20}\)[\s:="',]*)?"""
+    r"""(?:(?:on|am|le|el|il|em|op|is|was|ist|war|est|es|é|è|the|:|-)[\s:="',]+){0,3}""",
+    re.I,
 )
 _BORN_WORDS = frozenset({"geboren", "born", "né", "née", "nacido", "nacida", "nato", "nata", "nascido", "nascida"})
 _DATE_BEFORE = re.compile(rf"({_DATE.pattern})\s+$", re.IGNORECASE)

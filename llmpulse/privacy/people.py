@@ -190,12 +190,27 @@ _RUN_WORD = re.compile(rf"{_CAP_WORD}|[{_UPPER}]\.|[{_LOWER}]+")
 _INVERTED = re.compile(
     rf"[{_UPPER}](?<![\w@./#$-][{_UPPER}]){_CAP_WORD[len(_UPPER) + 2 :]}, ({_CAP_WORD})(?=[,;\t\n)]|$)"
 )
+# Two words in capitals ("JOHN SMITH"): a name when a given name and a surname.
+_CAPS_NAME = re.compile(r"(?<![A-Z] )([A-Z](?<![\w@./#$-][A-Z])[A-Z]+) ([A-Z]{2,})(?![\w@]| [A-Z])")
 # A name written in small letters right after an introduction ("my name is john smith").
 _SMALL_INTRO = re.compile(
     r"(?:my name is|my name's|i'm|i am|call me|me llamo|je m'appelle|ich heiße|mein name ist|mijn naam is|"
     r"mi chiamo|meu nome é|me chamo)\s+([a-zß-öø-ÿ]{2,}(?: [a-zß-öø-ÿ]{2,})?)"
 )
-_SMALL_INTRO_HINTS = ("name", "i'm", "i am", "call me", "llamo", "appelle", "heiße", "naam", "chiamo", "nome", "chamo")
+_SMALL_INTRO_HINTS = (
+    "my name",
+    "i'm ",
+    "i am ",
+    "call me",
+    "me llamo",
+    "je m'appelle",
+    "ich heiße",
+    "mein name",
+    "mijn naam",
+    "mi chiamo",
+    "meu nome",
+    "me chamo",
+)
 # A lone given name that starts a sentence counts when a verb follows ("Tom said ...").
 _VERB_AFTER = re.compile(
     r"['\u2019]s\b|\s+(?:said|says|asked|asks|wrote|writes|told|tells|thinks|wants|needs|mentioned|replied|called|sent|"
@@ -250,12 +265,14 @@ class NameFinder:
             entity = self._judge(text, run)
             if entity is not None:
                 found.append(entity)
-        if ", " in text:
+        for m in _CAPS_NAME.finditer(text):  # "JOHN SMITH" in forms
+            first, last = m.group(1).lower(), m.group(2).lower()
+            known = first in self._given and first not in _AMBIGUOUS and first.capitalize() not in _NOT_NAMES_AS_WRITTEN
+            if known and last in self._surnames and last not in _PLACES:
+                found.append(Entity(PERSON, m.start(), m.end()))
+        if ", " in text and "\n" in text:  # "Smith, John" lines: lists and tables
             found.extend(self._inverted(text))
-        lowered = text.lower()
-        if any(hint in lowered for hint in _SMALL_INTRO_HINTS):
-            found.extend(self._small_letters(lowered))
-        return found
+        return found + self._small_letters(text)
 
     def _inverted(self, text: str) -> list[Entity]:
         found: list[Entity] = []
@@ -271,14 +288,23 @@ class NameFinder:
                 found.append(Entity(PERSON, m.start(), m.end()))
         return found
 
-    def _small_letters(self, lowered: str) -> list[Entity]:
+    def _small_letters(self, text: str) -> list[Entity]:
+        """A name in small letters right after an introduction (capitalised ones are runs)."""
         found: list[Entity] = []
-        for m in _SMALL_INTRO.finditer(lowered):
-            words = m.group(1).split(" ")
-            if words[0] not in self._given or words[0] in _AMBIGUOUS:
-                continue
-            end = m.end(1) if len(words) == 2 and _is_surname(words[1], self._surnames) else m.start(1) + len(words[0])
-            found.append(Entity(PERSON, m.start(1), end))
+        lowered: str | None = None
+        for hint in _SMALL_INTRO_HINTS:
+            at = text.find(hint) if lowered is None else lowered.find(hint)
+            if at == -1 and lowered is None and not text.islower():
+                lowered = text.lower()
+                at = lowered.find(hint)
+            while at != -1:
+                m = _SMALL_INTRO.match(lowered or text, at)
+                if m is not None and text[m.start(1)].islower():
+                    words = m.group(1).split(" ")
+                    if words[0] in self._given and words[0] not in _AMBIGUOUS:
+                        two = len(words) == 2 and _is_surname(words[1], self._surnames)
+                        found.append(Entity(PERSON, m.start(1), m.end(1) if two else m.start(1) + len(words[0])))
+                at = (lowered or text).find(hint, at + 1)
         return found
 
     def _judge(self, text: str, run: list[tuple[int, int]]) -> Entity | None:
@@ -286,7 +312,7 @@ class NameFinder:
         if keys[0] in _PLACE_PREFIXES:
             return None
         # drop leading words that cannot start a name ("Dear", "Thanks", "Patient", "Write")
-        while keys and keys[0] in _NOT_NAMES:
+        while keys and (keys[0] in _NOT_NAMES or keys[0] in _PARTICLES):
             run, keys = run[1:], keys[1:]
         while keys and (keys[-1] in _NOT_NAMES or keys[-1] in _PARTICLES):
             run, keys = run[:-1], keys[:-1]
@@ -321,6 +347,8 @@ class NameFinder:
         cue = closing or labelled or not phrases.isdisjoint(_CUES)
         if cue and (known_first or (len(run) > 1 and _is_surname(first, surnames))):
             return Entity(PERSON, start, end)
+        if len(run) == 2 and known_first and keys[1] not in _PLACES and keys[1] not in _PLACE_PREFIXES:
+            return Entity(PERSON, start, end)  # a known given name and any capitalised word: "Priya Raghunathan"
         if len(run) >= 2 and first in given:
             surname = _is_surname(last, surnames)
             particle = any(k in _PARTICLES or (len(k) == 2 and k[1] == ".") for k in keys)  # "de", "J."
@@ -342,7 +370,7 @@ _EN_STREET = (
 )
 _FR_STREET = r"rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|cours|route|square|passage"
 _ROMANCE_STREET = (
-    r"Calle|C/|Avenida|Avda\.?|Av\.|Paseo|Plaza|Pza\.?|Carrer|Camino|Ronda|Traves[ií]a|Via|Viale|Piazza|P\.za|"
+    r"Rue|Avenue|Boulevard|Chaussée|Place|Calle|C/|Avenida|Avda\.?|Av\.|Paseo|Plaza|Pza\.?|Carrer|Camino|Ronda|Traves[ií]a|Via|Viale|Piazza|P\.za|"
     r"Corso|Largo|Vicolo|Rua|Travessa|Praça|Alameda|Estrada|Rambla|Glorieta"
 )
 _GERMANIC_SUFFIX = (
@@ -353,14 +381,18 @@ _HOUSE = r"\d{1,5}(?:\s?[A-Za-z](?![\w]))?(?:[-/]\d{1,4}[A-Za-z]?)?"
 _STREET = re.compile(
     rf"(?<![\w/.-])(?:"
     rf"(?P<en>(?:(?:Flat|Apt\.?|Apartment|Unit|Suite|Ste\.?)\s*#?\w{{1,5}},?\s+)?{_HOUSE},?\s+"
-    rf"(?:(?:N|S|E|W)\.?\s+)?(?:{_CAP}\s+|\d{{1,3}}(?:st|nd|rd|th)\s+){{1,4}}?(?:{_EN_STREET})(?![\w])(?:\s+(?:N|S|E|W|NE|NW|SE|SW)(?![\w]))?)"
-    rf"|(?P<fr>\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?:{_FR_STREET})\s+[^\W\d][^,\n\d]{{1,40}}?(?=\s*[,\n]|\s+\d{{4,5}}\s|$|\.\s))"
+    rf"(?:(?:N|S|E|W)\.?\s+)?(?:{_CAP}\s+|\d{{1,3}}(?:st|nd|rd|th)\s+){{1,4}}?(?:{_EN_STREET})(?![\w])"
+    rf"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)(?![\w]))?"
+    rf"|{_HOUSE}\s+(?:(?!(?:the|a|an|to|of|and|down|up|on|in|at|my|our)\s)[a-z]{{2,}}\s+){{1,3}}"
+    rf"(?:street|avenue|road|lane|drive|boulevard|court|place|terrace)(?=,\s*[a-z]{{3,}}))"
+    rf"|(?P<fr>\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?i:{_FR_STREET})\s+[^\W\d][^,\n\d]{{1,40}}?(?=\s*[,\n]|\s+\d{{4,5}}\s|$|\.\s))"
     rf"|(?P<ro>(?:{_ROMANCE_STREET})\s+(?:(?:de|del|de la|de las|de los|di|della|delle|dei|da|do|dos|das|la|el)\s+)*"
     rf"{_CAP}(?:\s+{_CAP}){{0,3}},?\s+(?:n[º°.]\s*)?{_HOUSE}(?![\w]))"
     rf"|(?P<ge>(?:(?:Am|An der|Auf der|Im|In der|Zum|Zur|Alte|Neue|Alter|Neuer|Große|Kleine|Obere|Untere|"
     rf"Hinter der|Bei der|Unter den|{_CAP})\s+)?{_CAP}?(?:{_GERMANIC_SUFFIX})\s+{_HOUSE}(?![\w])"
     rf"|{_CAP}\s+(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee)\s+{_HOUSE}(?![\w]))"
-    rf"|(?P<pc>{_CAP}(?:[ -]{_CAP}){{0,2}}\s+{_HOUSE}(?=,?\s+(?:\d{{4}}\s?[A-Z]{{2}}|\d{{5}})\s+[A-Z]))"
+    rf"|(?P<pc>{_CAP}(?:[ -](?:(?:den|der|de|la|le|van|von) )?{_CAP}){{0,2}}\s+{_HOUSE}"
+    rf"(?=,?\s+(?:\d{{4}}\s?[A-Z]{{2}}|\d{{5}})\s+[A-Z]))"
     rf"|(?P<box>(?:P\.?\s?O\.?\s?Box|Post Office Box|Postfach|Apartado(?: de correos)?|Case postale|BP)\s+\d{{1,6}})"
     rf")"
 )
@@ -380,6 +412,7 @@ _TAIL = re.compile(
     rf"|(?:{_CITY}),?\s+[A-Z]{{2}}\s+[A-Z]\d[A-Z]\s?\d[A-Z]\d(?![\w])"  # Toronto, ON M5H 2N2
     rf"|{_CITY}\s*[-\u2013]\s*[A-Z]{{2}}(?:,?\s*\d{{5}}-\d{{3}})?(?![\w])"  # São Paulo - SP, 01310-200
     rf"|{_CITY}(?=\s*(?:[,.;)!?]|\n|$)|\s+[a-z])"  # a city alone, up to punctuation or a small word
+    r"|[a-z]{3,}(?=\s*[,.;!?]|$)(?<=[a-z])"  # a small-letter city after a small-letter street
     r")"
 )
 _STATE_ZIP = re.compile(r",?\s+[A-Z]{2,3}\s+\d{4,5}(?:-\d{4})?(?![\w])")

@@ -29,7 +29,7 @@ _A = re.ASCII
 # run is bounded so the scan stays linear; the "not inside a longer token" look-behind sits
 # after the first character so the engine can skip to candidate positions.
 _PHONE = re.compile(
-    r"(?:\+(?<![\w.+/#-]\+) ?\d|\((?<![\w.+/:#-]\()\+?\d|\d(?<![\w.+/:#-]\d))"
+    r"(?:\+(?<![\w.+/#-]\+) ?\d|\((?<![\w.+/:#-]\()\+?\d|\d(?<![\w.+/#-]\d)(?<!\d:\d))"
     r"[\d ().\-/]{4,23}\d(?![\w-]|[.:/]\d)",
     _A,
 )

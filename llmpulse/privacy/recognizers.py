@@ -146,7 +146,8 @@ def find_ibans(text: str) -> list[Entity]:
 # --- US social security numbers ----------------------------------------------------------------
 
 _SSN = re.compile(r"\d(?<![\w.-]\d)\d\d([- ])\d{2}\1\d{4}(?![\w-]|[.,]\d|\1\d)", _A)
-_SSN_WORDS = ("ssn", "s.s.n", "ss#", "social security", "soc. sec", "soc sec", "social is", "social:",
+_SSN_WORDS = ("ssn", "s.s.n", "ss#", "social security", "social_security", "socialsecurity", "soc. sec", "soc sec",
+              "social is", "social:",
               "sozialversicherungsnummer")  # fmt: skip
 # With one of those words just before, any SSN shape counts, valid or not (an ITIN, a typo): the writer
 # says it is one.
@@ -159,8 +160,8 @@ def find_us_ssns(text: str) -> list[Entity]:
     lowered = lower_same_length(text)
     if any(word in lowered for word in _SSN_WORDS):
         for m in _SSN_ANY.finditer(text):
-            before = lowered[max(0, m.start() - 30) : m.start()]
-            if any(word in before for word in _SSN_WORDS):
+            near = lowered[max(0, m.start() - 64) : m.start()] + " " + lowered[m.end() : m.end() + 12]
+            if any(word in near for word in _SSN_WORDS):
                 found.append(Entity(US_SSN, m.start(), m.end()))
     return found
 
