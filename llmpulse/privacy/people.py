@@ -432,14 +432,17 @@ _STREET_SUFFIXES = (*_GERMANIC_SUFFIX.replace("\\.", ".").split("|"), "str")
 
 
 def _has_street_word(text: str) -> bool:
-    for token in text.lower().split():
+    """A street word ("Street", "rue", "Calle"), a capitalised word with a street ending ("Hauptstraße",
+    "Keizersgracht"), or a postcode and city after a comma: only then are the street patterns tried."""
+    for token in text.split():
         word = token.strip(".,;:()\"'")
-        if word in _STREET_WORDS or word.endswith(_STREET_SUFFIXES):
+        lowered = word.lower()
+        if lowered in _STREET_WORDS or (word[:1].isupper() and lowered.endswith(_STREET_SUFFIXES)):
             return True
     return _POSTCODE_CITY.search(text) is not None
 
 
-_POSTCODE_CITY = re.compile(r"\d(?<![\w.-]\d)(?:\d{3}\s?[A-Z]{2}|\d{4})\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]")
+_POSTCODE_CITY = re.compile(r"\d(?:(?<=[,\n] \d)|(?<=[,\n]\d))(?:\d{3}\s?[A-Z]{2}|\d{3,4})\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]")
 
 
 def find_addresses(text: str) -> list[Entity]:
@@ -453,6 +456,8 @@ def find_addresses(text: str) -> list[Entity]:
             continue
         start = max(searched_to, number.start() - 64)
         window_end = min(len(text), number.end() + 120)
+        if not _has_street_word(text[start : min(window_end, number.end() + 48)]):
+            continue  # no street word near this number
         for m in _STREET.finditer(text, start, window_end):
             if m.start() > number.end():
                 break
