@@ -59,3 +59,12 @@ def test_least_privilege_grants() -> None:
     # `default` answers on localhost only
     default = ET.parse(ROOT / "infra" / "clickhouse" / "llmpulse.xml").getroot().find("users/default/networks")
     assert default is not None and {ip.text for ip in default.findall("ip")} == {"::1", "127.0.0.1"}
+
+
+def test_shell_scripts_parse() -> None:
+    import subprocess
+
+    scripts = [INIT_USERS, ROOT / "infra" / "superset-compose" / "entrypoint.sh"]
+    for script in scripts:
+        result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+        assert result.returncode == 0, f"{script}: {result.stderr}"
