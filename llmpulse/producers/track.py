@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
-from llmpulse.schemas.call import SCHEMA_VERSION
+from llmpulse.schemas.call import SCHEMA_VERSION, new_event_id
 
 _USAGE_FIELDS = (
     "input_tokens",
@@ -58,7 +57,7 @@ class CallTracker:
         self._t0 = 0.0
         self.event: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
-            "event_id": uuid.uuid4().hex,
+            "event_id": new_event_id(),
             "ts_ms": 0,
             "provider": provider,
             "request_model": model,
@@ -148,6 +147,8 @@ class CallTracker:
 def _get(obj: Any, name: str) -> Any:
     if obj is None:
         return None
+    if type(obj) is dict:  # the common case, without the abstract-class check
+        return obj.get(name)
     if isinstance(obj, Mapping):
         return obj.get(name)
     return getattr(obj, name, None)

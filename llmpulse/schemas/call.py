@@ -8,8 +8,9 @@ Field names follow the OTel GenAI semantic conventions where one exists (see ``o
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
-import uuid
 from typing import Annotated, Any, Final, Literal, Required
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -24,8 +25,23 @@ DurationMs = Annotated[float, Field(ge=0.0, le=MAX_DURATION_MS, allow_inf_nan=Fa
 Name = Annotated[str, Field(min_length=1)]
 
 
-def new_event_id() -> str:
-    return uuid.uuid4().hex
+class _EventIds:
+    """32 hex characters, unique without a system call per event: 80 random bits drawn once per process (and
+    again in a forked child) followed by a 48-bit counter. ``uuid4().hex`` costs about 3 µs here, this 0.5 µs."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self.prefix = os.urandom(10).hex()
+        self.counter = itertools.count(int.from_bytes(os.urandom(4), "big") << 8)
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFF_FFFF_FFFF:012x}"
+
+
+new_event_id = _EventIds()
 
 
 def now_ms() -> int:

@@ -24,8 +24,12 @@ _RESPONSE_ENDS = ("response.completed", "response.incomplete", "response.failed"
 
 
 def _chat_chunk(tracker: CallTracker, chunk: Any) -> bool:
-    tracker.set_response(chunk)  # the model, a finish reason, and usage on the last chunk
-    return bool(getattr(chunk, "choices", None))
+    choices = getattr(chunk, "choices", None)
+    if getattr(chunk, "usage", None) is not None or (choices and getattr(choices[0], "finish_reason", None)):
+        tracker.set_response(chunk)  # usage (last chunk), the finish reason and the model
+    elif tracker.response_model is None and isinstance(getattr(chunk, "model", None), str):
+        tracker.response_model = chunk.model
+    return bool(choices)
 
 
 def _not_usage_only(chunk: Any) -> bool:
