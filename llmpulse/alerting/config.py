@@ -125,9 +125,13 @@ def _by_model() -> list[list[Dimension]]:
     return [["model"]]
 
 
+COUNT_DETECTORS = ("rate", "level")
+RATE_METRICS = ("error_rate",)
+
+
 class AnomalyRule(_Strict):
     name: Name
-    detector: Literal["spike", "drift"] = "spike"
+    detector: Literal["spike", "drift", "rate", "level"] = "spike"
     metrics: list[MetricName] = Field(min_length=1)
     group_by: list[list[Dimension]] = Field(default_factory=_by_model, min_length=1)
     where: Where = Field(default_factory=dict)
@@ -138,7 +142,25 @@ class AnomalyRule(_Strict):
     for_windows: int | None = Field(default=None, ge=1, le=1440)
     resolve_windows: int | None = Field(default=None, ge=1, le=1440)
     flap_windows: int | None = Field(default=None, ge=0, le=1440)
+    min_ratio: float | None = Field(
+        default=None, gt=1.0, description="rate/level: alert only at this many times the level (or 1/x of it)"
+    )
     team: str = ""
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> AnomalyRule:
+        if self.detector == "rate" and any(m not in RATE_METRICS for m in self.metrics):
+            raise ValueError(f"detector 'rate' tests error counts: metrics must be among {list(RATE_METRICS)}")
+        if self.detector == "level" and "error_rate" in self.metrics:
+            raise ValueError("error_rate: use detector 'rate' (it counts errors and calls)")
+        if self.min_ratio is not None and self.detector not in COUNT_DETECTORS:
+            raise ValueError("min_ratio applies to the 'rate' and 'level' detectors")
+        return self
+
+    @property
+    def counts(self) -> bool:
+        """A count-aware test (weighs each window by its calls) rather than a value-only detector."""
+        return self.detector in COUNT_DETECTORS
 
     @field_validator("metrics")
     @classmethod
@@ -158,23 +180,45 @@ class AnomalyRule(_Strict):
     def specs(self) -> list[SeriesSpec]:
         return [_spec(self.where, g) for g in self.group_by]
 
+    def exposure_spec(self) -> SeriesSpec:
+        """All the traffic the rule looks at, as one series (a volume is judged relative to its calls)."""
+        return _spec({d: v for d, v in self.where.items() if v != "*"}, [])
+
 
 def _default_anomaly_rules() -> list[AnomalyRule]:
-    model: list[list[Dimension]] = [["model"]]
+    """The default rules: each series against its own learned level, every window weighed by its calls.
+
+    - error rate per model and per provider (a provider outage hits all its models), count-aware: errors
+      are judged as a binomial count against the series' own rate, so 4 errors in 40 calls can page and
+      1 in 12 does not; it pages at twice the usual rate and at least one percentage point more;
+    - p50 and p95 latency per model, against the model's own level (multi-second latencies are normal
+      for some models and slow for others: no absolute threshold), at 1.5x the level or more;
+    - spend per team relative to all traffic in the window (a burst of ordinary traffic is not a spend
+      anomaly, a team spending twice its usual share of it is).
+    """
     return [
         AnomalyRule(
-            name="spike-model-up",
-            metrics=["latency_p95_ms", "error_rate", "cost_usd"],
-            group_by=model,
+            name="error-rate",
+            detector="rate",
+            metrics=["error_rate"],
+            group_by=[["model"], ["provider"]],
+            direction="up",
+            severity="error",
+        ),
+        AnomalyRule(
+            name="latency-level",
+            detector="level",
+            metrics=["latency_p50_ms", "latency_p95_ms"],
+            group_by=[["model"]],
             direction="up",
         ),
-        AnomalyRule(name="spike-model-volume", metrics=["requests", "output_tokens"], group_by=model),
-        AnomalyRule(name="spike-team-cost", metrics=["cost_usd"], group_by=[["team"]], direction="up"),
         AnomalyRule(
-            name="drift-model-per-call",
-            detector="drift",
-            metrics=["latency_avg_ms", "output_tokens_per_call", "cost_per_call_usd"],
-            group_by=model,
+            name="team-spend",
+            detector="level",
+            metrics=["cost_usd"],
+            group_by=[["team"]],
+            direction="up",
+            min_ratio=2.0,
         ),
     ]
 
@@ -182,15 +226,29 @@ def _default_anomaly_rules() -> list[AnomalyRule]:
 class AnomalyConfig(_Strict):
     enabled: bool = True
     warmup_windows: int = Field(
-        default=120, ge=0, description="windows a series is learned before it may alert"
+        default=120, ge=0, description="spike/drift: windows a series is learned before it may alert"
     )
     min_requests: int = Field(
-        default=20, ge=0, description="windows with fewer calls are not fed to detectors"
+        default=20, ge=0, description="spike/drift: windows with fewer calls are not fed to detectors"
     )
     outside_band: bool = Field(default=True, description="alert only when the value leaves the normal band")
     for_windows: int = Field(default=1, ge=1, le=1440)
-    resolve_windows: int = Field(default=3, ge=1, le=1440)
-    flap_windows: int = Field(default=5, ge=0, le=1440)
+    resolve_windows: int = Field(default=2, ge=1, le=1440)
+    flap_windows: int = Field(default=2, ge=0, le=1440)
+    history_days: float = Field(
+        default=7.0, ge=0.0, le=90.0,
+        description="warm start: a new evaluator or a new rule first learns this much of the stored rollups",
+    )
+    count_z: float = Field(
+        default=5.0, gt=0.0, description="rate/level: flag at a tail probability of this many standard deviations"
+    )
+    count_warmup_windows: int = Field(
+        default=20, ge=0, description="rate/level: normal windows with calls learned before alerting"
+    )
+    count_warmup_calls: int = Field(default=300, ge=0, description="rate/level: and calls in them")
+    count_horizon: int = Field(
+        default=240, ge=10, le=100_000, description="rate/level: windows behind the learned level"
+    )
     detector: dict[str, Any] = Field(
         default_factory=dict, description="advanced detector tuning: DetectorConfig fields"
     )
@@ -323,33 +381,13 @@ class AlertConfig(_Strict):
 
 
 def default_config() -> AlertConfig:
-    """No file: error rate above 0.5% and p95 latency above 3 s per model, plus the default detectors."""
-    return AlertConfig(
-        threshold=[
-            ThresholdRule(
-                name="error-rate-per-model",
-                metric="error_rate",
-                group_by=["model"],
-                op=">",
-                value=0.005,
-                resolve_value=0.004,
-                for_windows=3,
-                severity="error",
-                min_requests=100,
-            ),
-            ThresholdRule(
-                name="latency-p95-per-model",
-                metric="latency_p95_ms",
-                group_by=["model"],
-                op=">",
-                value=3000.0,
-                resolve_value=2500.0,
-                for_windows=3,
-                severity="warning",
-                min_requests=20,
-            ),
-        ]
-    )
+    """No file: the default anomaly rules (``_default_anomaly_rules``), no thresholds, no budgets.
+
+    Fixed thresholds are not defaults: a 3 s p95 fires all day on models whose normal p95 is 4 s, and a
+    0.5% error rate on any provider that rate-limits. Spend limits depend on the team. Both are one
+    ``[[threshold]]`` / ``[[budget]]`` entry away (``alerts.example.toml``).
+    """
+    return AlertConfig()
 
 
 def example_path() -> Path:

@@ -12,11 +12,12 @@ import pickle
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llmpulse.alerting.budgets import BudgetTracker, spend_specs
 from llmpulse.alerting.config import AlertConfig, AnomalyRule, ThresholdRule
+from llmpulse.alerting.counts import TAIL_CALLS, CountSettings, LevelTest, RateTest
 from llmpulse.alerting.detectors import Detection, DetectorConfig, SeriesDetector, make_detector
 from llmpulse.alerting.exceptions import AlertingError
 from llmpulse.alerting.lifecycle import Lifecycle, LifecyclePolicy, Signal, dedup_key
@@ -32,9 +33,12 @@ def system_clock() -> int:
     return time.time_ns() // 1_000_000
 
 
+CountTest = RateTest | LevelTest
+
+
 @dataclass
 class DetectorSlot:
-    detector: SeriesDetector
+    detector: SeriesDetector | CountTest
     learned: int = 0  # windows fed to the detector
     last: Detection | None = None  # the detector's decision on the last window fed to it
 
@@ -49,6 +53,12 @@ class EngineState:
     groups: dict[tuple[str, str, tuple[str, ...]], set[Dims]] = field(default_factory=dict)  # with detectors
     threshold_groups: dict[str, set[Dims]] = field(default_factory=dict)  # seen by additive threshold rules
     budgets: BudgetTracker = field(default_factory=BudgetTracker)
+    warmed: set[str] = field(default_factory=set)  # anomaly rules that learned the stored history
+
+    def __setstate__(self, data: dict[str, Any]) -> None:
+        if "warmed" not in data:  # a state saved before warm start: its rules with detectors have learned
+            data["warmed"] = {key.split(":")[1] for key in data.get("detectors", {})}
+        self.__dict__.update(data)
 
 
 def needs(config: AlertConfig) -> Needs:
@@ -60,7 +70,32 @@ def needs(config: AlertConfig) -> Needs:
         for arule in config.anomaly.rule:
             for spec in arule.specs():
                 series.setdefault(spec, set()).update(arule.metrics)
+            if _uses_exposure(arule):
+                series.setdefault(arule.exposure_spec(), set()).add("requests")
     return Needs({s: frozenset(m) for s, m in series.items()}, spend_specs(config.budget))
+
+
+def history_needs(config: AlertConfig, rules: list[AnomalyRule]) -> Needs:
+    """What warm start reads for ``rules``: their series only (no spend)."""
+    sub = config.model_copy(update={"threshold": [], "budget": [],
+                                    "anomaly": config.anomaly.model_copy(update={"rule": rules})})  # fmt: skip
+    return Needs(needs(sub).series, ())
+
+
+def _uses_exposure(rule: AnomalyRule) -> bool:
+    return rule.detector == "level" and any(METRICS[m].additive for m in rule.metrics)
+
+
+def _scaled(detection: Detection, scale: float) -> Detection:
+    """A detection of value / scale, in the units of value."""
+    if scale == 1.0:
+        return detection
+
+    def times(x: float | None) -> float | None:
+        return None if x is None else x * scale
+
+    return replace(detection, expected=times(detection.expected), lower=times(detection.lower),
+                   upper=times(detection.upper))  # fmt: skip
 
 
 def _seed_for(seed: int, key: str) -> int:
@@ -181,9 +216,111 @@ class AlertEngine:
             cfg = self._detector_configs[rule.name] = DetectorConfig(**tuning)
         return cfg
 
+    def _count_settings(self, rule: AnomalyRule) -> CountSettings:
+        anomaly = self.config.anomaly
+        kind_ratio = 2.0 if rule.detector == "rate" else 1.5
+        return CountSettings(
+            z_alert=anomaly.count_z,
+            min_ratio=rule.min_ratio or kind_ratio,
+            warmup_windows=anomaly.count_warmup_windows if rule.warmup_windows is None else rule.warmup_windows,
+            warmup_calls=anomaly.count_warmup_calls,
+            horizon=anomaly.count_horizon,
+        )
+
+    def _count_inputs(
+        self, rule: AnomalyRule, metric: str, values: Values, metrics: WindowMetrics
+    ) -> tuple[float, float, float] | None:
+        """(value fed to the test, calls it stands for, scale back to the metric's units); None: no data."""
+        value = values.get(metric)
+        requests = values.get("requests") or 0.0
+        if value is None or not math.isfinite(value) or requests < METRICS[metric].min_calls(TAIL_CALLS):
+            return None
+        if requests <= 0:
+            return None
+        if not METRICS[metric].additive or rule.detector != "level":
+            return float(value), float(requests), 1.0
+        total = metrics.groups(rule.exposure_spec()).get((), {}).get("requests") or 0.0
+        if total <= 0:
+            return None
+        return float(value) / total, float(total), float(total)
+
+    def _count_anomaly(
+        self, rule: AnomalyRule, metrics: WindowMetrics, seen: set[str], window: tuple[int, int, int]
+    ) -> list[AlertEvent]:
+        """A count-aware rule: each window is judged with its calls; windows without calls are not judged."""
+        policy = self.config.anomaly.lifecycle(rule)
+        events = []
+        for spec in rule.specs():
+            for metric in rule.metrics:
+                for dims, values in sorted(metrics.groups(spec).items()):
+                    inputs = self._count_inputs(rule, metric, values, metrics)
+                    if inputs is None:
+                        continue  # no calls: _unseen() observes an open incident as clear
+                    key = dedup_key("anomaly", rule.name, metric, dims)
+                    ref = SeriesRef("anomaly", rule.name, metric, spec, dims, rule.severity, rule.team)
+                    seen.add(key)
+                    fed, calls, scale = inputs
+                    slot = self._slot(key, rule, spec, dims, metric)
+                    test = slot.detector
+                    assert isinstance(test, RateTest | LevelTest)
+                    detection = _scaled(test.update(window[0], fed, calls), scale)
+                    slot.learned += 1
+                    signal = detection_signal(
+                        detection, fed * scale, rule.direction, slot.learned, 0,
+                        self.config.anomaly.outside_band, open_incident=self.state.lifecycle.is_open(key),
+                    )  # fmt: skip
+                    events += self._observe(key, ref, signal, policy, window, values.get(metric), detection)
+        return events
+
+    def learn_history(self, windows: list[WindowMetrics], rules: list[AnomalyRule]) -> int:
+        """Warm start: ``rules`` learn stored windows (oldest first) without alerting; returns points learned.
+
+        The windows are older than anything the engine will evaluate; nothing enters the lifecycle."""
+        learned = 0
+        for wm in windows:
+            for rule in rules:
+                for spec in rule.specs():
+                    for metric in rule.metrics:
+                        for dims, values in sorted(wm.groups(spec).items()):
+                            learned += self._learn_point(rule, spec, dims, metric, values, wm)
+        self.state.warmed.update(r.name for r in rules)
+        return learned
+
+    def _learn_point(
+        self, rule: AnomalyRule, spec: SeriesSpec, dims: Dims, metric: str, values: Values, wm: WindowMetrics
+    ) -> int:
+        kind: AlertKind = "drift" if rule.detector == "drift" else "anomaly"
+        key = dedup_key(kind, rule.name, metric, dims)
+        if rule.counts:
+            inputs = self._count_inputs(rule, metric, values, wm)
+            if inputs is None:
+                return 0
+            slot = self._slot(key, rule, spec, dims, metric)
+            assert isinstance(slot.detector, RateTest | LevelTest)
+            slot.detector.learn_one(wm.window_start_ms, inputs[0], inputs[1])
+        else:
+            anomaly = self.config.anomaly
+            min_requests = anomaly.min_requests if rule.min_requests is None else rule.min_requests
+            value = values.get(metric)
+            requests = values.get("requests") or 0.0
+            if value is None or not math.isfinite(value) or (metric != "requests" and requests < min_requests):
+                return 0
+            slot = self._slot(key, rule, spec, dims, metric)
+            slot.detector.learn_one(wm.window_start_ms, float(value))
+        slot.learned += 1
+        return 1
+
+    def unwarmed_rules(self) -> list[AnomalyRule]:
+        """Anomaly rules that have not learned the stored history yet (a new engine, or a rule just added)."""
+        if not self.config.anomaly.enabled:
+            return []
+        return [r for r in self.config.anomaly.rule if r.name not in self.state.warmed]
+
     def _anomaly(
         self, rule: AnomalyRule, metrics: WindowMetrics, seen: set[str], window: tuple[int, int, int]
     ) -> list[AlertEvent]:
+        if rule.counts:
+            return self._count_anomaly(rule, metrics, seen, window)
         anomaly = self.config.anomaly
         min_requests = anomaly.min_requests if rule.min_requests is None else rule.min_requests
         warmup = anomaly.warmup_windows if rule.warmup_windows is None else rule.warmup_windows
@@ -231,9 +368,13 @@ class AlertEngine:
     def _slot(self, key: str, rule: AnomalyRule, spec: SeriesSpec, dims: Dims, metric: str) -> DetectorSlot:
         slot = self.state.detectors.get(key)
         if slot is None:
-            detector = make_detector(
-                rule.detector, self._detector_config(rule), _seed_for(self.state.seed, key)
-            )
+            detector: SeriesDetector | CountTest
+            if rule.detector == "rate":
+                detector = RateTest(self._count_settings(rule), rule.direction)
+            elif rule.detector == "level":
+                detector = LevelTest(self._count_settings(rule), rule.direction)
+            else:
+                detector = make_detector(rule.detector, self._detector_config(rule), _seed_for(self.state.seed, key))
             slot = self.state.detectors[key] = DetectorSlot(detector)
             self.state.groups.setdefault((rule.name, metric, spec.group_by), set()).add(dims)
         return slot

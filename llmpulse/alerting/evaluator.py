@@ -7,6 +7,12 @@ producer callback), and (4) saves the engine state and the window in ``llm_alert
 ``emit`` failure between (2) and (4) makes the next tick (or a new evaluator) redo that window: the rows
 are not written twice, and ``emit`` sees the same ``alert_id`` again (Kafka delivery is at-least-once;
 consumers deduplicate on ``alert_id``).
+
+Warm start: an evaluator without saved state, or one whose configuration gained an anomaly rule, first
+lets those rules' detectors learn the rollups already stored (``[anomaly] history_days`` before the first
+window it evaluates), without alerting. A new worker, a new evaluator or a new rule is then ready to alert
+at once, instead of after hours of warm-up. A new evaluator alerts on windows of the last ``lookback_ms``
+(one hour by default); older windows are history.
 """
 
 from __future__ import annotations
@@ -21,16 +27,17 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from llmpulse.alerting.config import AlertConfig
-from llmpulse.alerting.engine import AlertEngine, Clock, needs
+from llmpulse.alerting.engine import AlertEngine, Clock, history_needs, needs
 from llmpulse.alerting.exceptions import EvaluatorError
-from llmpulse.alerting.series import WINDOW_MS, WindowMetrics, earliest_window_ms, read_windows
+from llmpulse.alerting.series import WINDOW_MS, WindowMetrics, earliest_window_ms, read_series, read_windows
 from llmpulse.clickhouse.store import Store
 from llmpulse.schemas.alert import AlertEvent
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[list[AlertEvent]], None]
-DEFAULT_LOOKBACK_MS = 24 * 3_600_000
+DEFAULT_LOOKBACK_MS = 3_600_000  # a new evaluator alerts on the last hour; it learns what is older
+DAY_MS = 86_400_000
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 _TS = pa.timestamp("ms", tz="UTC")
@@ -169,12 +176,32 @@ class AlertEvaluator:
         end = watermark_ms - watermark_ms % WINDOW_MS  # windows starting before this are closed
         if start is None or start >= end:
             return []
+        self.warm_start(start)
         fired: list[AlertEvent] = []
         chunk = self.read_windows_at_once * WINDOW_MS
         for chunk_start in range(start, end, chunk):
             for window in read_windows(self.store, self._needs, chunk_start, min(chunk_start + chunk, end)):
                 fired += self._evaluate(window)
         return fired
+
+    def warm_start(self, before_ms: int) -> int:
+        """Rules that have not learned the stored history learn ``history_days`` of it before ``before_ms``
+        (no alerts); returns the points learned. The state is saved with the next evaluated window."""
+        rules = self.engine.unwarmed_rules()
+        if not rules:
+            return 0
+        since = before_ms - int(self.config.anomaly.history_days * DAY_MS)
+        since -= since % WINDOW_MS
+        windows: dict[int, WindowMetrics] = {}
+        for spec, metrics in history_needs(self.config, rules).series.items():
+            for ws, groups in read_series(self.store, spec, metrics, since, before_ms).items():
+                windows.setdefault(ws, WindowMetrics(ws, ws + WINDOW_MS)).series[spec] = groups
+        learned = self.engine.learn_history([windows[ws] for ws in sorted(windows)], rules)
+        log.info(
+            "alert evaluator %s: %d rule(s) learned %d point(s) from %d stored window(s)",
+            self.name, len(rules), learned, len(windows),
+        )  # fmt: skip
+        return learned
 
     def _evaluate(self, window: WindowMetrics) -> list[AlertEvent]:
         window_start_ms = window.window_start_ms

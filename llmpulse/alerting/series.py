@@ -8,6 +8,7 @@ DDSketches (``llmpulse_quantile(sumMap(latency_sketch), 0.95)``), never from ave
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,14 @@ class Metric:
     sql: str  # aggregate expression over llm_call_rollups_1m rows; {minutes} = window length
     additive: bool  # a volume summed over calls: a window without calls is 0, not "no data"
     help: str
+    quantile: float | None = None  # a percentile of the window's calls (set by its few slowest calls)
+
+    def min_calls(self, tail_calls: int) -> int:
+        """Calls a window needs so that at least ``tail_calls`` of them lie beyond the percentile (p95 from
+        20 calls is the slowest call: one timeout sets it)."""
+        if self.quantile is None:
+            return 1
+        return math.ceil(tail_calls / min(self.quantile, 1.0 - self.quantile) - 1e-9)
 
 
 _REQ = "sum(requests)"
@@ -49,12 +58,12 @@ METRICS: dict[str, Metric] = {
     "errors": Metric("toFloat64(sum(errors))", True, "failed calls in the window"),
     "error_rate": Metric(_per_call("sum(errors)"), False, "errors / requests"),
     "latency_avg_ms": Metric(_per_call("sum(latency_sum_ms)"), False, "mean latency per call"),
-    "latency_p50_ms": Metric(_quantile("latency_sketch", "0.5"), False, "median latency"),
-    "latency_p95_ms": Metric(_quantile("latency_sketch", "0.95"), False, "95th percentile latency"),
-    "latency_p99_ms": Metric(_quantile("latency_sketch", "0.99"), False, "99th percentile latency"),
-    "ttft_p50_ms": Metric(_quantile("ttft_sketch", "0.5"), False, "median time to first token"),
-    "ttft_p95_ms": Metric(_quantile("ttft_sketch", "0.95"), False, "95th percentile time to first token"),
-    "ttft_p99_ms": Metric(_quantile("ttft_sketch", "0.99"), False, "99th percentile time to first token"),
+    "latency_p50_ms": Metric(_quantile("latency_sketch", "0.5"), False, "median latency", 0.5),
+    "latency_p95_ms": Metric(_quantile("latency_sketch", "0.95"), False, "95th percentile latency", 0.95),
+    "latency_p99_ms": Metric(_quantile("latency_sketch", "0.99"), False, "99th percentile latency", 0.99),
+    "ttft_p50_ms": Metric(_quantile("ttft_sketch", "0.5"), False, "median time to first token", 0.5),
+    "ttft_p95_ms": Metric(_quantile("ttft_sketch", "0.95"), False, "95th percentile time to first token", 0.95),
+    "ttft_p99_ms": Metric(_quantile("ttft_sketch", "0.99"), False, "99th percentile time to first token", 0.99),
     "input_tokens": Metric("toFloat64(sum(input_tokens))", True, "input tokens in the window"),
     "output_tokens": Metric("toFloat64(sum(output_tokens))", True, "output tokens in the window"),
     "reasoning_tokens": Metric("toFloat64(sum(reasoning_tokens))", True, "reasoning tokens in the window"),

@@ -242,6 +242,10 @@ class Incident(Protocol):
     def apply(self, batch: Batch, rng: np.random.Generator) -> None:
         """Edit the causes of the events in the window, in place; draw randomness with ``batch.uniform``."""
 
+    def describe(self) -> dict[str, Any]:
+        """What it is, for reports: ``kind``, the ``dimension`` and ``value`` it hits, ``start_s``, ``end_s``,
+        and its strength."""
+
 
 def _model_index(name: str) -> int:
     for i, m in enumerate(MODELS):
@@ -263,6 +267,10 @@ class LatencySpike:
         hit = batch.window(self.start_s, self.end_s) & (batch.model == _model_index(self.model))
         batch.latency_factor[hit] *= self.factor
 
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "latency_spike", "dimension": "model", "value": self.model, "start_s": self.start_s,
+                "end_s": self.end_s, "strength": {"factor": self.factor}}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class ErrorBurst:
@@ -283,6 +291,10 @@ class ErrorBurst:
         hit = batch.window(self.start_s, self.end_s) & providers[batch.model]
         hit &= batch.uniform(rng) < self.rate
         batch.error[hit] = ERROR_NAMES.index(self.error_type)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "error_burst", "dimension": "provider", "value": self.provider, "start_s": self.start_s,
+                "end_s": self.end_s, "strength": {"rate": self.rate, "error_type": self.error_type}}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -311,6 +323,11 @@ class RunawaySpend:
         batch.model[hit] = _model_index(self.model)
         for col in (batch.input_tokens, batch.output_tokens):
             col[hit] = np.minimum(np.rint(col[hit] * self.token_factor), MAX_TOKENS).astype(np.int64)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "runaway_spend", "dimension": "team", "value": self.team, "start_s": self.start_s,
+                "end_s": self.end_s,
+                "strength": {"share": self.share, "token_factor": self.token_factor, "model": self.model}}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------- workload

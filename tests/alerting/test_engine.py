@@ -66,9 +66,34 @@ def idx(event: AlertEvent) -> int:
     return (event.window_start_ms - T0) // W
 
 
+SPIKE_AND_DRIFT = parse_alert_config(
+    """
+[anomaly]
+resolve_windows = 3
+flap_windows = 5
+[[anomaly.rule]]
+name = "spike-model-up"
+metrics = ["latency_p95_ms", "error_rate", "cost_usd"]
+direction = "up"
+[[anomaly.rule]]
+name = "spike-model-volume"
+metrics = ["requests", "output_tokens"]
+[[anomaly.rule]]
+name = "spike-team-cost"
+metrics = ["cost_usd"]
+group_by = [["team"]]
+direction = "up"
+[[anomaly.rule]]
+name = "drift-model-per-call"
+detector = "drift"
+metrics = ["latency_avg_ms", "output_tokens_per_call", "cost_per_call_usd"]
+"""
+)
+
+
 def anomaly_config() -> AlertConfig:
-    """The default detectors, no thresholds: anomalies only."""
-    return AlertConfig(anomaly=default_config().anomaly)
+    """The value-only detectors (spike and drift), as the defaults were before the count-aware rules."""
+    return SPIKE_AND_DRIFT
 
 
 def test_latency_spike_fires_within_two_windows_and_resolves_after_it_ends() -> None:
@@ -175,11 +200,11 @@ def test_new_series_get_a_detector_lazily_and_warm_up_first() -> None:
 
 def test_state_round_trip_continues_identically() -> None:
     rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
-    whole = AlertEngine(default_config(), seed=9, clock=lambda: 7)
-    first = AlertEngine(default_config(), seed=9, clock=lambda: 7)
+    whole = AlertEngine(anomaly_config(), seed=9, clock=lambda: 7)
+    first = AlertEngine(anomaly_config(), seed=9, clock=lambda: 7)
     ev_whole = run(whole, range(250), rng_a)
     ev_first = run(first, range(250), rng_b)
-    restored = AlertEngine.from_state(first.state_bytes(), default_config(), clock=lambda: 7)
+    restored = AlertEngine.from_state(first.state_bytes(), anomaly_config(), clock=lambda: 7)
     assert restored.last_window_start_ms == T0 + 249 * W
     factors = {"gpt-4o": 3.0}
     ev_whole += run(whole, range(250, 300), rng_a, latency_factor=factors)
@@ -298,7 +323,12 @@ def test_removed_rule_resolves_its_open_incident_after_restart() -> None:
 
 
 def test_needs_lists_each_spec_with_its_metrics() -> None:
-    got = needs(default_config())
+    got = needs(anomaly_config())
     assert got.series[BY_MODEL] >= {"error_rate", "latency_p95_ms", "requests", "cost_per_call_usd"}
     assert got.series[BY_TEAM] == frozenset({"cost_usd"})
     assert got.spend == ()
+    defaults = needs(default_config())
+    assert defaults.series[BY_MODEL] == {"error_rate", "latency_p50_ms", "latency_p95_ms"}
+    assert defaults.series[SeriesSpec.of(["provider"])] == {"error_rate"}
+    assert defaults.series[BY_TEAM] == {"cost_usd"}
+    assert defaults.series[SeriesSpec.of()] == {"requests"}  # team spend is judged against all traffic

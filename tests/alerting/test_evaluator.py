@@ -223,9 +223,12 @@ def test_alert_rows_keep_every_field(store: Store) -> None:
 def test_default_config_on_the_store(store: Store) -> None:
     write_rollups(store, scenario_rows())
     events = AlertEvaluator(store, default_config(), lookback_ms=None).tick(T0 + N_WINDOWS * W)
-    # p95 above 3 s for 3 windows fires; clear from 14 for 3 windows plus 5 flap windows resolves.
-    # The team errors (2 windows) are too short for the default error-rate rule; detectors warm up.
+    # The default rules learn each series first (20 windows with calls): the slow gpt-4o windows 5..13
+    # are learned, not alerted. The errors of team ads (20 of gpt-4o's 100 calls in 20..21, never an
+    # error before) page by model and by provider, and resolve after 2 clear and 2 quiet windows.
     assert summary(events) == [
-        (7, "latency-p95-per-model", "firing", "gpt-4o"),
-        (21, "latency-p95-per-model", "resolved", "gpt-4o"),
+        (20, "error-rate", "firing", "gpt-4o"),
+        (20, "error-rate", "firing", "openai"),
+        (25, "error-rate", "resolved", "gpt-4o"),
+        (25, "error-rate", "resolved", "openai"),
     ]

@@ -1,0 +1,287 @@
+"""Count-aware anomaly tests: how surprising a window is, given how many calls it had.
+
+A rate or a percentile computed from 12 calls moves much more from one minute to the next than one computed
+from 1,200. A detector that sees only the value must either skip small windows (``min_requests``) or widen
+its band for every window. These tests weigh each window by its calls instead, so they work at the volumes
+LLM applications really have (tens of calls a minute per model) and get sharper as volume grows:
+
+- ``RateTest`` (``error_rate``): errors in a window are Binomial(calls, p0), p0 being the series' own
+  error rate learned from its history (pooled over calls, not averaged over windows). Real error rates
+  vary more than a binomial (bursts of rate limits): the over-dispersion factor (mean squared Pearson
+  residual of normal windows, at least 1) scales the counts down before the tail is taken.
+- ``LevelTest`` (latency percentiles, per-call means, and volumes such as spend relative to the traffic):
+  the log of the value is Normal(mu, k / n) around the series' own level mu, n being the window's calls
+  (or, for a volume, the calls of all traffic in the window: spend per call of the whole system, so a
+  burst of ordinary traffic is not a spend anomaly). k, the per-call dispersion, is learned from normal
+  windows as the mean of n * (log value - mu)^2.
+
+Both look at the current window alone and at the current and previous window together (evidence that
+builds over two minutes, e.g. 10% errors at 40 calls a minute), and flag when the tail probability of
+either is below that of ``z_alert`` standard deviations *and* the change is large enough to matter
+(``min_ratio`` times the level; for error rates also at least one percentage point more). Flagged windows
+are not learned, unless a flagged run lasts ``max_flagged_run`` windows (then it is the new normal). The
+level and the dispersion are exponentially weighted over ``horizon`` windows (a plain mean until then),
+so they follow slow changes (time of day, a new model version) but not an incident.
+
+Same contract as the other detectors (``score_one`` reads, ``learn_one`` learns, ``update`` scores, decides
+and learns unless flagged), with the window's call count as an extra argument. Pure, picklable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+from scipy.special import betainc
+
+from llmpulse.alerting.detectors import Detection
+
+Direction = Literal["up", "down", "both"]
+POOLED = 3  # evidence is also pooled over the last 2 and 3 windows (an incident builds up over minutes)
+PAIR_GAP_MS = 180_000  # an earlier window is pooled if it started at most this long before the next one
+TAIL_CALLS = 5  # a percentile is judged only in windows where at least 5 calls lie beyond it
+Z_BAND = 3.0  # the "normal band" reported with an alert (and kept while it is open) is level +/- 3 sd
+_SQRT2 = math.sqrt(2.0)
+_TINY = 1e-12
+
+
+@dataclass(frozen=True)
+class CountSettings:
+    z_alert: float = 5.0  # tail probability of 5 standard deviations: about 3e-7 per window and side
+    min_ratio: float = 1.5  # and the value is at least this many times the level (or 1/x of it, down)
+    min_rate_increase: float = 0.01  # error rates: and at least one percentage point above the level
+    warmup_windows: int = 20  # normal windows with calls learned before it may flag
+    warmup_calls: int = 300  # and at least this many calls in them
+    horizon: int = 240  # windows behind the level and the dispersion (then exponentially weighted)
+    max_flagged_run: int = 60  # a flagged run this long is the new normal
+
+    @property
+    def tail_alert(self) -> float:
+        return 0.5 * math.erfc(self.z_alert / _SQRT2)
+
+
+def _upper_tail(z: float) -> float:
+    return 0.5 * math.erfc(z / _SQRT2)
+
+
+def binomial_upper_tail(errors: float, calls: float, p: float) -> float:
+    """P(X >= errors) for X ~ Binomial(calls, p), continuous in errors and calls (regularised beta)."""
+    if errors <= 0:
+        return 1.0
+    if errors > calls:
+        return 0.0
+    p = min(max(p, _TINY), 1 - _TINY)
+    return float(betainc(errors, calls - errors + 1.0, p))
+
+
+class _Base:
+    """What both tests share: warm-up, the previous window, flagged runs, the exponential weight."""
+
+    def __init__(self, settings: CountSettings | None, direction: Direction) -> None:
+        self.settings = settings or CountSettings()
+        self.direction = direction
+        self.windows = 0  # normal windows learned
+        self.calls = 0.0  # calls in them
+        self._history: deque[tuple[int, float, float]] = deque(maxlen=POOLED - 1)  # (ts, value, calls)
+        self._flagged_run = 0
+
+    @property
+    def warming_up(self) -> bool:
+        s = self.settings
+        return self.windows < s.warmup_windows or self.calls < s.warmup_calls
+
+    def _weight(self) -> float:
+        return max(1.0 / self.windows, 1.0 / self.settings.horizon)
+
+    def _recent(self, ts_ms: int) -> list[tuple[float, float]]:
+        """(value, calls) of the windows just before this one (at most POOLED - 1, newest first)."""
+        out: list[tuple[float, float]] = []
+        newer = ts_ms
+        for ts, value, calls in reversed(self._history):
+            if not 0 < newer - ts <= PAIR_GAP_MS:
+                break
+            out.append((value, calls))
+            newer = ts
+        return out
+
+    def _after(self, ts_ms: int, value: float, calls: float, flagged: bool) -> bool:
+        """Remember the window; True if it is to be learned (not flagged, or the new normal)."""
+        self._history.append((ts_ms, value, calls))
+        if not flagged:
+            self._flagged_run = 0
+            return True
+        self._flagged_run += 1
+        if self._flagged_run >= self.settings.max_flagged_run:
+            self._flagged_run = 0
+            return True
+        return False
+
+
+class RateTest(_Base):
+    """Errors per window against the series' own error rate (see the module docstring)."""
+
+    def __init__(self, settings: CountSettings | None = None, direction: Direction = "up") -> None:
+        super().__init__(settings, direction)
+        self.errors_sum = 0.0  # exponentially weighted errors and calls of normal windows
+        self.calls_sum = 0.0
+        self.dispersion = 1.0  # mean squared Pearson residual of normal windows (>= 1 when used)
+        self._prior_errors = 0.5  # half an error in 100 calls until the series shows its own rate
+        self._prior_calls = 100.0
+
+    def rate(self) -> float:
+        return (self.errors_sum + self._prior_errors) / (self.calls_sum + self._prior_calls)
+
+    def overdispersion(self) -> float:
+        """The over-dispersion factor, used only where the data show it: the mean squared Pearson residual
+        less two of its standard errors (it is a chi-square / df, noisy when errors are rare), at least 1."""
+        n = min(max(self.windows - 5, 0), self.settings.horizon)
+        if n < 2:
+            return 1.0
+        return max(1.0, self.dispersion - 2.0 * math.sqrt(2.0 / n))
+
+    def _tails(self, ts_ms: int, errors: float, calls: float) -> tuple[float, float]:
+        """(tail, rate) of the most surprising of: this window, this and the previous window."""
+        p0, phi = self.rate(), self.overdispersion()
+        s = self.settings
+        best_tail, best_rate = 1.0, errors / calls if calls else 0.0
+        candidates = [(errors, calls)]
+        if calls > 0 and errors / calls > p0:  # pooled only while the current window is elevated too
+            for prev_errors, prev_calls in self._recent(ts_ms):
+                x, n = candidates[-1]
+                candidates.append((x + prev_errors, n + prev_calls))
+        for x, n in candidates:
+            if n <= 0:
+                continue
+            rate = x / n
+            if rate < max(s.min_ratio * p0, p0 + s.min_rate_increase):
+                continue
+            tail = binomial_upper_tail(x / phi, n / phi, p0)
+            if tail < best_tail:
+                best_tail, best_rate = tail, rate
+        return best_tail, best_rate
+
+    def score_one(self, ts_ms: int, value: float, calls: float = 1.0) -> float:
+        if self.warming_up or calls <= 0:
+            return 0.0
+        tail, _ = self._tails(ts_ms, round(value * calls), calls)
+        return 1.0 - tail
+
+    def learn_one(self, ts_ms: int, value: float, calls: float = 1.0) -> None:
+        if calls <= 0:
+            return
+        errors = round(value * calls)
+        self._history.append((ts_ms, errors, calls))
+        self._learn(errors, calls)
+
+    def _learn(self, errors: float, calls: float) -> None:
+        p0 = self.rate()
+        if self.windows >= 5:  # the first windows' rate is too rough to judge their spread by
+            pearson = (errors - calls * p0) ** 2 / (calls * p0 * (1 - p0))
+            w = max(1.0 / (self.windows - 4), 1.0 / self.settings.horizon)
+            self.dispersion += w * (min(pearson, 25.0) - self.dispersion)
+        self.windows += 1
+        self.calls += calls
+        decay = 1.0 - 1.0 / self.settings.horizon
+        self.errors_sum = decay * self.errors_sum + errors
+        self.calls_sum = decay * self.calls_sum + calls
+
+    def update(self, ts_ms: int, value: float, calls: float = 1.0) -> Detection:
+        p0, phi = self.rate(), self.overdispersion()
+        warming = self.warming_up
+        errors = round(value * calls)
+        tail, _ = self._tails(ts_ms, errors, calls) if calls > 0 and not warming else (1.0, 0.0)
+        flagged = not warming and tail < self.settings.tail_alert and self.direction in ("up", "both")
+        sd = math.sqrt(phi * p0 * (1 - p0) / max(calls, 1.0))
+        upper = max(p0 + Z_BAND * sd, self.settings.min_ratio * p0, p0 + self.settings.min_rate_increase)
+        if self._after(ts_ms, errors, calls, flagged) and calls > 0:
+            self._learn(errors, calls)
+        return Detection(
+            score=0.0 if warming else 1.0 - tail,
+            anomalous=flagged,
+            expected=p0,
+            lower=0.0,
+            upper=min(upper, 1.0),
+            warming_up=warming,
+            direction="up" if flagged else None,
+        )
+
+
+class LevelTest(_Base):
+    """log(value / exposure) against the series' own level, with variance k / calls (module docstring)."""
+
+    def __init__(self, settings: CountSettings | None = None, direction: Direction = "up") -> None:
+        super().__init__(settings, direction)
+        self.level = 0.0  # mean log value of normal windows
+        self.per_call_var = 0.0  # k: mean of calls * (log value - level)^2
+        self._min_sd = 0.02
+
+    def _sd(self, calls: float) -> float:
+        return max(math.sqrt(self.per_call_var / max(calls, 1.0)), self._min_sd)
+
+    def _z(self, ts_ms: int, logv: float, calls: float) -> tuple[float, float]:
+        """(z, effect) of the most surprising of: this window, this and the previous window (watched side)."""
+        sign = {"up": 1.0, "down": -1.0, "both": 1.0 if logv >= self.level else -1.0}[self.direction]
+        floor = math.log(self.settings.min_ratio)
+        effect = sign * (logv - self.level)
+        if effect < floor:
+            return 0.0, effect
+        best = effect / self._sd(calls)
+        total, weighted = calls, logv * calls
+        for prev_logv, prev_calls in self._recent(ts_ms):
+            total += prev_calls
+            weighted += prev_logv * prev_calls
+            best = max(best, sign * (weighted / total - self.level) / self._sd(total))
+        return best, effect
+
+    def score_one(self, ts_ms: int, value: float, calls: float = 1.0) -> float:
+        if self.warming_up or value <= 0 or calls <= 0:
+            return 0.0
+        z, _ = self._z(ts_ms, math.log(value), calls)
+        return 1.0 - _upper_tail(z)
+
+    def learn_one(self, ts_ms: int, value: float, calls: float = 1.0) -> None:
+        if value <= 0 or calls <= 0:
+            return
+        self._history.append((ts_ms, math.log(value), calls))
+        self._learn(math.log(value), calls)
+
+    def _learn(self, logv: float, calls: float) -> None:
+        if self.windows:
+            limit = 4.0 * self._sd(calls) if self.windows >= self.settings.warmup_windows else math.inf
+            residual = max(-limit, min(limit, logv - self.level))
+        else:
+            residual = logv - self.level
+        self.windows += 1
+        self.calls += calls
+        w = self._weight()
+        self.level += w * residual
+        if self.windows > 1:
+            self.per_call_var += w * (calls * residual * residual - self.per_call_var)
+
+    def update(self, ts_ms: int, value: float, calls: float = 1.0) -> Detection:
+        warming = self.warming_up
+        if value <= 0 or calls <= 0:
+            return Detection(0.0, False, None, None, None, warming, None)
+        logv = math.log(value)
+        z, _ = self._z(ts_ms, logv, calls) if not warming else (0.0, 0.0)
+        flagged = not warming and z >= self.settings.z_alert
+        expected = math.exp(self.level) if self.windows else None
+        half = max(Z_BAND * self._sd(calls), math.log(self.settings.min_ratio))
+        lower = math.exp(self.level - half) if self.windows else None
+        upper = math.exp(self.level + half) if self.windows else None
+        direction = None
+        if flagged:
+            direction = "up" if logv > self.level else "down"
+        if self._after(ts_ms, logv, calls, flagged):
+            self._learn(logv, calls)
+        return Detection(
+            score=0.0 if warming else 1.0 - _upper_tail(z),
+            anomalous=flagged,
+            expected=expected,
+            lower=lower,
+            upper=upper,
+            warming_up=warming,
+            direction=direction,
+        )
