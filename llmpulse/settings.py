@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         None, description="HMAC-SHA256 key: user/session/team/app ids holding PII are stored as keyed hashes"
     )
     hash_ids: bool = Field(False, description="store every user_id and session_id as a keyed hash (needs the key)")
+    pii_types: str | None = Field(None, description="comma-separated PII types to redact (EMAIL,PHONE,…); unset = all")
+    pii_phone_regions: str | None = Field(
+        None, description="comma-separated regions whose national phone numbers are redacted; unset = US,GB,DE,FR,"
+        "ES,IT,NL,IN,JP,BR,AU,CA"
+    )
     alerts_file: Path | None = Field(None, description="alert rules, budgets, routing (TOML); unset = defaults")
     alerts_enabled: bool = Field(True, description="evaluate alert rules in the stream worker (leader only)")
     alert_interval_s: float = Field(2.0, gt=0, description="how often the leader looks for closed windows")

@@ -160,5 +160,16 @@ class Redactor:
 
 @lru_cache(maxsize=1)
 def default_redactor() -> Redactor:
-    """The shared, immutable redactor with every type enabled."""
-    return Redactor()
+    """The shared, immutable redactor of this process: every type and the built-in phone regions, unless
+    ``LLMPULSE_PII_TYPES`` / ``LLMPULSE_PII_PHONE_REGIONS`` say otherwise."""
+    from llmpulse.settings import get_settings
+
+    settings = get_settings()
+    return redactor_for(settings.pii_types, settings.pii_phone_regions)
+
+
+def redactor_for(types: str | None, phone_regions: str | None) -> Redactor:
+    """A redactor from the comma-separated setting values (unset: all types, the built-in regions)."""
+    chosen = [t.strip().upper() for t in types.split(",") if t.strip()] if types else None
+    regions = [r.strip().upper() for r in phone_regions.split(",") if r.strip()] if phone_regions else None
+    return Redactor(types=chosen, phone_regions=regions or DEFAULT_PHONE_REGIONS)

@@ -157,3 +157,15 @@ def test_pipeline_hashes_every_id_when_asked(kafka_bootstrap: str, tmp_path: Pat
     assert [v for v in raw if v in everything] == []
     log = "\n".join(p.read_text(errors="replace") for p in (tmp_path / "logs").glob("*.log"))
     assert KEY not in log and [v for v in PII_VALUES if v in log] == []
+
+
+def test_types_and_phone_regions_come_from_the_settings() -> None:
+    from llmpulse.privacy.redact import redactor_for
+
+    only = redactor_for("email, phone", "de")
+    assert only.types == frozenset({"EMAIL", "PHONE"}) and only.phone_regions == ("DE",)
+    assert only.redact("Maria Gonzalez, maria@acme.io, Handy 0151 23456789").counts == {"EMAIL": 1, "PHONE": 1}
+    every = redactor_for(None, None)
+    assert len(every.types) == 12 and "US" in every.phone_regions
+    with pytest.raises(ValueError, match="unknown PII types"):
+        redactor_for("EMAIL,NAMES", None)
