@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--print", dest="print_only", action="store_true",
                    help="print the DDL for an empty database (single node or --cluster) and exit; "
                         "connects to nothing")  # fmt: skip
+    p.add_argument("--database", default=None,
+                   help="with --print --cluster: the database the DDL names (default: the one in "
+                        "LLMPULSE_CLICKHOUSE_URL, else llmpulse); a real run uses the connection's")  # fmt: skip
     p.add_argument("--reapply", action="store_true",
                    help="run every migration again (each statement creates only what is missing): after adding "
                         "nodes or shards to the cluster")  # fmt: skip
@@ -33,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args, clickhouse_cluster=args.cluster)
     try:
-        schema = Schema.from_settings(settings)
+        schema = Schema.from_settings(settings, database=args.database)
         if args.print_only:
             print(schema.script(), end="")
             return 0

@@ -9,6 +9,7 @@ For a cluster named in ``remote_servers`` (``llmpulse migrate --cluster NAME``),
 - The sharding key is the ``-- shard by: EXPR`` line above the table in its migration, else
   ``cityHash64`` of the table's sorting key (rows that merges collapse must meet on one shard).
 - Views and functions are created ``ON CLUSTER``; a view reads the ``Distributed`` tables (same names).
+- Names are qualified with the database (``ClusterDDL.database``).
   A materialized view runs on every shard: it reads the local table and writes the local target.
 - ``ALTER TABLE t`` goes to ``t_local`` ``ON CLUSTER``; a column change also goes to ``t``.
 - ``non_replicated_deduplication_window`` becomes ``replicated_deduplication_window`` (same window).
@@ -85,16 +86,27 @@ def sorting_key_hash(statement: str) -> str:
 
 @dataclass
 class ClusterDDL:
-    """Turns single-node statements (in migration order) into cluster statements."""
+    """Turns single-node statements (in migration order) into cluster statements.
+
+    Every name is qualified with ``database``: on the other nodes an ``ON CLUSTER`` query does not always
+    resolve unqualified names (or ``currentDatabase()``) in the initiator's database (ClickHouse issues 6104,
+    8170, 39500), so the cluster DDL names the database everywhere.
+    """
 
     cluster: str
+    database: str = "llmpulse"
     sharded: dict[str, str] = field(default_factory=dict)  # documented table name -> sharding key
 
     def __post_init__(self) -> None:
         self.on = f" ON CLUSTER {quote_cluster(self.cluster)}"
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.database):
+            raise ClusterDDLError(f"bad database name {self.database!r}")
 
     def local(self, table: str) -> str:
         return table + LOCAL_SUFFIX if table in self.sharded else table
+
+    def q(self, name: str) -> str:
+        return f"{self.database}.{name}"
 
     def statements(self, statement: str, shard_by: str | None = None) -> list[str]:
         statement = statement.strip()
@@ -104,9 +116,11 @@ class ClusterDDL:
             raise ClusterDDLError(f"'-- shard by:' on a statement that creates no table: {statement[:60]}")
         if m := _CREATE_MV.match(statement):
             return [self._materialized_view(statement, m)]
-        for pattern in (_CREATE_VIEW, _CREATE_FUNCTION):
-            if m := pattern.match(statement):
-                return [statement[: m.end()] + self.on + statement[m.end():]]
+        if m := _CREATE_VIEW.match(statement):
+            head = f"CREATE VIEW IF NOT EXISTS {self.q(m.group(1))}{self.on}"
+            return [head + self._sources(statement[m.end():], local=False)]
+        if m := _CREATE_FUNCTION.match(statement):  # functions are global, not in a database
+            return [statement[: m.end()] + self.on + statement[m.end():]]
         if m := _ALTER_TABLE.match(statement):
             return self._alter(statement, m)
         raise ClusterDDLError(f"no cluster form for: {statement.splitlines()[0]}")
@@ -115,34 +129,42 @@ class ClusterDDL:
         table = m.group(1)
         local = table + LOCAL_SUFFIX
         key = shard_by or sorting_key_hash(statement)
-        head = f"CREATE TABLE IF NOT EXISTS {local}{self.on}"
+        head = f"CREATE TABLE IF NOT EXISTS {self.q(local)}{self.on}"
         body = statement[m.end() - 1:]
         local_stmt = replicated_engine(f"{head}\n{body}", KEEPER_PATH.format(table=local), REPLICA)
-        engine = f"Distributed('{self.cluster}', currentDatabase(), {local}, {key})"
-        distributed = f"CREATE TABLE IF NOT EXISTS {table}{self.on}\nAS {local}\nENGINE = {engine}"
+        engine = f"Distributed('{self.cluster}', '{self.database}', '{local}', {key})"
+        distributed = f"CREATE TABLE IF NOT EXISTS {self.q(table)}{self.on}\nAS {self.q(local)}\nENGINE = {engine}"
         self.sharded[table] = key
         return [local_stmt, distributed]
 
+    def _sources(self, text: str, *, local: bool) -> str:
+        """Tables a query reads, qualified (and, for a materialized view, the local tables)."""
+        def name(t: re.Match[str]) -> str:
+            table = t.group(3)
+            if table not in self.sharded:
+                return t.group(0)
+            return t.group(1) + t.group(2) + self.q(self.local(table) if local else table)
+
+        return re.sub(r"\b(FROM|JOIN)(\s+)(\w+)\b(?!\.)", name, text, flags=re.IGNORECASE)
+
     def _materialized_view(self, statement: str, m: re.Match[str]) -> str:
         rest = statement[m.end():]
-        rest = re.sub(r"^(\s+TO\s+)(\w+)", lambda t: t.group(1) + self.local(t.group(2)), rest, count=1,
+        rest = re.sub(r"^(\s+TO\s+)(\w+)", lambda t: t.group(1) + self.q(self.local(t.group(2))), rest, count=1,
                       flags=re.IGNORECASE)  # fmt: skip
-        rest = re.sub(r"\b(FROM|JOIN)(\s+)(\w+)\b", lambda t: t.group(1) + t.group(2) + self.local(t.group(3)),
-                      rest, flags=re.IGNORECASE)  # fmt: skip
-        return statement[: m.end()] + self.on + rest
+        return f"CREATE MATERIALIZED VIEW IF NOT EXISTS {self.q(m.group(1))}{self.on}" + self._sources(rest, local=True)
 
     def _alter(self, statement: str, m: re.Match[str]) -> list[str]:
         table = m.group(1)
         if table not in self.sharded:
             raise ClusterDDLError(f"ALTER of a table no migration created: {table}")
         rest = statement[m.end():]
-        out = [f"ALTER TABLE {table}{LOCAL_SUFFIX}{self.on}{rest}"]
+        out = [f"ALTER TABLE {self.q(table + LOCAL_SUFFIX)}{self.on}{rest}"]
         if _COLUMN_ALTER.search(rest) and not re.search(r"\b(TTL|CODEC)\b", rest, re.IGNORECASE):
-            out.append(f"ALTER TABLE {table}{self.on}{rest}")
+            out.append(f"ALTER TABLE {self.q(table)}{self.on}{rest}")
         return out
 
 
-def everywhere(statement: str, cluster: str) -> str:
+def everywhere(statement: str, cluster: str, database: str) -> str:
     """A ``CREATE TABLE`` for a small table that every node holds whole (one replica set across the cluster)."""
     m = _CREATE_TABLE.match(statement.strip())
     if m is None:
@@ -150,5 +172,5 @@ def everywhere(statement: str, cluster: str) -> str:
     table = m.group(1)
     on = f" ON CLUSTER {quote_cluster(cluster)}"
     stmt = statement.strip()
-    stmt = stmt[: m.end(1)] + on + stmt[m.end(1):]
+    stmt = stmt[: m.start(1)] + f"{database}.{table}{on}" + stmt[m.end(1):]
     return replicated_engine(stmt, EVERYWHERE_PATH.format(table=table), EVERYWHERE_REPLICA)

@@ -8,8 +8,9 @@ explicitly set retention setting is changed with ``ALTER … MODIFY TTL``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
+from urllib.parse import urlsplit
 
 from llmpulse.clickhouse.cluster_ddl import ClusterDDL, everywhere, shard_by_line
 from llmpulse.clickhouse.exceptions import MigrationError, StoreError
@@ -63,17 +64,19 @@ class Schema:
 
     retention: Retention
     cluster: str | None = None
+    database: str = "llmpulse"  # a cluster's DDL names it (single node: the connection's database)
 
     @classmethod
-    def from_settings(cls, settings: Settings, cluster: str | None = None) -> Schema:
-        return cls(Retention.from_settings(settings), cluster or settings.clickhouse_cluster)
+    def from_settings(cls, settings: Settings, cluster: str | None = None, database: str | None = None) -> Schema:
+        return cls(Retention.from_settings(settings), cluster or settings.clickhouse_cluster,
+                   database or database_of(settings))  # fmt: skip
 
     def ledger(self) -> str:
-        return _LEDGER if self.cluster is None else everywhere(_LEDGER, self.cluster)
+        return _LEDGER if self.cluster is None else everywhere(_LEDGER, self.cluster, self.database)
 
     def migrations(self) -> list[tuple[int, str, list[str]]]:
         """(version, name, statements) of every migration, rendered for this schema."""
-        cluster = ClusterDDL(self.cluster) if self.cluster else None
+        cluster = ClusterDDL(self.cluster, self.database) if self.cluster else None
         out = []
         for version, name, sql in migration_files():
             statements: list[str] = []
@@ -87,8 +90,11 @@ class Schema:
         """The table that holds the rows (and the TTL): ``t_local`` on a cluster."""
         return table if self.cluster is None else f"{table}_local"
 
-    def on_cluster(self) -> str:
-        return "" if self.cluster is None else ClusterDDL(self.cluster).on
+    def alter_target(self, table: str) -> str:
+        """``ALTER TABLE`` target for the table that holds the rows, ``ON CLUSTER`` on a cluster."""
+        if self.cluster is None:
+            return table
+        return f"{self.database}.{self.physical(table)}{ClusterDDL(self.cluster, self.database).on}"
 
     def script(self) -> str:
         """All the DDL for an empty database, for review (``llmpulse migrate --print``)."""
@@ -98,6 +104,15 @@ class Schema:
             parts.append(f"\n-- {name}")
             parts += [s + ";" for s in statements]
         return "\n".join(parts) + "\n"
+
+
+def database_of(settings: Settings) -> str:
+    """The database of ``LLMPULSE_CLICKHOUSE_URL`` (its path), else ``llmpulse`` (the compose stacks' name)."""
+    if settings.clickhouse_url is not None:
+        path = urlsplit(settings.clickhouse_url.get_secret_value()).path.strip("/")
+        if path:
+            return path
+    return "llmpulse"
 
 
 def applied_versions(store: Store, schema: Schema | None = None) -> set[int]:
@@ -123,7 +138,8 @@ def retention_changes(store: Store, schema: Schema) -> list[tuple[str, str]]:
             what = rule.table + (f".{rule.column}" if rule.column else "")
             was = "custom" if have is None else (f"{have} days" if have else "kept")
             now = f"{want} days" if want else "kept"
-            changes.append((f"ttl {what}: {was} -> {now}", alter_statement(rule, want, table, schema.on_cluster())))
+            statement = alter_statement(rule, want, schema.alter_target(rule.table))
+            changes.append((f"ttl {what}: {was} -> {now}", statement))
     return changes
 
 
@@ -132,7 +148,10 @@ def migrate(store: Store, settings: Settings | None = None, *, cluster: str | No
     """Apply what is missing, then the retention settings; returns what was done now (names of migrations,
     TTL changes). Safe to run concurrently and repeatedly. ``reapply`` runs every migration again (each
     statement creates only what does not exist): for nodes added to a cluster after the schema was made."""
-    schema = Schema.from_settings(settings or get_settings(), cluster)
+    settings = settings or get_settings()
+    schema = Schema.from_settings(settings, cluster)
+    if schema.cluster is not None:  # the cluster DDL names the database the connection uses
+        schema = replace(schema, database=str(store.query("SELECT currentDatabase()").scalar()))
     done = set() if reapply else applied_versions(store, schema)
     if reapply:
         store.command(schema.ledger())

@@ -118,9 +118,10 @@ def current_days(rule: TTLRule, create_table_query: str) -> int | None:
     return int(found.group(2))
 
 
-def alter_statement(rule: TTLRule, days: int, table: str, on_cluster: str = "") -> str:
-    """``ALTER TABLE … MODIFY TTL`` (or ``REMOVE TTL`` for 0 days) for one rule; ``table`` is the physical table."""
-    target = f"ALTER TABLE {table}{on_cluster}"
+def alter_statement(rule: TTLRule, days: int, target: str) -> str:
+    """``ALTER TABLE … MODIFY TTL`` (or ``REMOVE TTL`` for 0 days) for one rule; ``target`` names the table that
+    holds the rows (on a cluster: ``db.t_local ON CLUSTER c``)."""
+    target = f"ALTER TABLE {target}"
     if rule.column is None:
         return f"{target} MODIFY TTL {ttl_clause(rule, days)}" if days > 0 else f"{target} REMOVE TTL"
     action = f"TTL {ttl_clause(rule, days)}" if days > 0 else "REMOVE TTL"

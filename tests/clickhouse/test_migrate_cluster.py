@@ -91,7 +91,7 @@ def test_local_tables_are_replicated_with_unique_keeper_paths(session: object) -
     for statement in cluster_statements(Schema(Retention.defaults(), "demo")):
         text = formatted(session, statement)
         if m := re.search(r"ENGINE = (Replicated\w*MergeTree)\('([^']+)', '([^']+)'", text):
-            table = re.match(r"CREATE TABLE IF NOT EXISTS (\w+)", text).group(1)  # type: ignore[union-attr]
+            table = re.match(r"CREATE TABLE IF NOT EXISTS llmpulse\.(\w+)", text).group(1)  # type: ignore[union-attr]
             paths.append(m.group(2))
             if table == "llmpulse_migrations":  # one copy on every node
                 assert m.group(2) == "/clickhouse/tables/all/{database}/llmpulse_migrations"
@@ -102,7 +102,7 @@ def test_local_tables_are_replicated_with_unique_keeper_paths(session: object) -
                 assert m.group(3) == "{replica}"
             assert "non_replicated_deduplication_window" not in text
         elif text.startswith("CREATE TABLE"):
-            assert "ENGINE = Distributed('demo', currentDatabase()" in text, text[:300]
+            assert "ENGINE = Distributed('demo', 'llmpulse', '" in text, text[:300]
     assert len(paths) == len(DOCUMENTED) + 1 and len(set(paths)) == len(paths)
 
 
@@ -110,17 +110,18 @@ def test_sharding_keys_keep_a_calls_rows_and_a_rollups_series_together() -> None
     ddl = ClusterDDL("demo")
     schema = Schema(Retention.defaults(), "demo")
     text = "\n".join(cluster_statements(schema))
-    assert "Distributed('demo', currentDatabase(), llm_calls_local, cityHash64(event_id))" in text
-    assert "llm_call_rollups_1m_local, cityHash64(provider, model, app, team))" in text
-    assert "llm_user_cost_1d_local, cityHash64(app, team, user_id))" in text
-    assert "llm_alerts_local, cityHash64(alert_id))" in text
+    assert "AS llmpulse.llm_calls_local\nENGINE = Distributed('demo', 'llmpulse', 'llm_calls_local', " \
+        "cityHash64(event_id))" in text
+    assert "'llm_call_rollups_1m_local', cityHash64(provider, model, app, team))" in text
+    assert "'llm_user_cost_1d_local', cityHash64(app, team, user_id))" in text
+    assert "'llm_alerts_local', cityHash64(alert_id))" in text
     # a table without a '-- shard by:' line is sharded by its sorting key (what merges collapse on)
     assert sorting_key_hash("CREATE TABLE IF NOT EXISTS t (a String)\nENGINE = MergeTree\nORDER BY (a, b)\n") \
         == "cityHash64(a, b)"
     local, dist = ddl.statements("CREATE TABLE IF NOT EXISTS t\n(a String, b UInt8)\n"
                                  "ENGINE = MergeTree\nORDER BY (a, b)")
-    assert local.startswith("CREATE TABLE IF NOT EXISTS t_local ON CLUSTER demo")
-    assert dist.endswith("Distributed('demo', currentDatabase(), t_local, cityHash64(a, b))")
+    assert local.startswith("CREATE TABLE IF NOT EXISTS llmpulse.t_local ON CLUSTER demo")
+    assert dist.endswith("Distributed('demo', 'llmpulse', 't_local', cityHash64(a, b))")
 
 
 def test_cluster_schema_has_every_documented_table_and_column(session: object) -> None:
@@ -133,7 +134,7 @@ def test_cluster_schema_has_every_documented_table_and_column(session: object) -
     single_tables = {t: describe(session, t) for t in DOCUMENTED + VIEWS}
     run("CREATE DATABASE clustered")
     run("USE clustered")
-    for statement in cluster_statements(Schema(Retention.defaults(), "demo")):
+    for statement in cluster_statements(Schema(Retention.defaults(), "demo", "clustered")):
         run(without_keeper(statement))
     here = "FROM system.tables WHERE database = currentDatabase()"
     engines = {r[0]: r[1] for r in rows(session, f"SELECT name, engine {here}")}
@@ -159,12 +160,12 @@ def test_materialized_views_and_alters_target_the_right_tables(session: object) 
     [mv] = ddl.statements("CREATE MATERIALIZED VIEW IF NOT EXISTS mv TO dst "
                           "AS SELECT a, sum(n) AS n FROM src GROUP BY a")
     text = formatted(session, mv)
-    assert "ON CLUSTER demo TO dst_local" in text and "FROM src_local" in text
+    assert "ON CLUSTER demo TO llmpulse.dst_local" in text and "FROM llmpulse.src_local" in text
     add = ddl.statements("ALTER TABLE src ADD COLUMN IF NOT EXISTS b String")
-    assert [formatted(session, s).split("\n")[0] for s in add] == ["ALTER TABLE src_local ON CLUSTER demo",
-                                                                    "ALTER TABLE src ON CLUSTER demo"]
+    assert [formatted(session, s).split("\n")[0] for s in add] == ["ALTER TABLE llmpulse.src_local ON CLUSTER demo",
+                                                                    "ALTER TABLE llmpulse.src ON CLUSTER demo"]
     ttl = ddl.statements("ALTER TABLE src MODIFY TTL now() + INTERVAL 1 DAY")
-    assert len(ttl) == 1 and ttl[0].startswith("ALTER TABLE src_local ON CLUSTER demo")
+    assert len(ttl) == 1 and ttl[0].startswith("ALTER TABLE llmpulse.src_local ON CLUSTER demo")
     with pytest.raises(ClusterDDLError):
         ddl.statements("ALTER TABLE unknown ADD COLUMN c String")
     with pytest.raises(ClusterDDLError):
@@ -196,4 +197,10 @@ def test_cli_prints_single_node_and_cluster_ddl(capsys: pytest.CaptureFixture[st
     assert main(["migrate", "--print"]) == 0
     from_env = capsys.readouterr().out
     assert "ON CLUSTER prod" in from_env
-    assert "TTL toDateTime(ts) + INTERVAL 90 DAY" in from_env.split("CREATE TABLE IF NOT EXISTS llm_calls ")[0]
+    assert "TTL toDateTime(ts) + INTERVAL 90 DAY" in from_env.split("CREATE TABLE IF NOT EXISTS llmpulse.llm_calls ")[0]
+    # the database the cluster DDL names: --database, else the URL's, else llmpulse
+    monkeypatch.setenv("LLMPULSE_CLICKHOUSE_URL", "http://admin:pw@ch:8123/observability")
+    assert main(["migrate", "--print"]) == 0
+    assert "CREATE TABLE IF NOT EXISTS observability.llm_calls_local ON CLUSTER prod" in capsys.readouterr().out
+    assert main(["migrate", "--print", "--database", "llm"]) == 0
+    assert "ENGINE = Distributed('prod', 'llm', 'llm_calls_local', cityHash64(event_id))" in capsys.readouterr().out

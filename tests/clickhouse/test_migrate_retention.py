@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def test_ttl_settings_change_the_ddl_in_both_modes() -> None:
                       ttl_alerts_days=365)  # fmt: skip
     for cluster in (None, "demo"):
         text = ddl(custom, cluster)
-        calls = text.split("CREATE TABLE IF NOT EXISTS llm_calls")[1].split(";")[0]
+        calls = re.split(r"CREATE TABLE IF NOT EXISTS (?:llmpulse\.)?llm_calls", text)[1].split(";")[0]
         assert "\nTTL toDateTime(ts) + INTERVAL 90 DAY\n" in calls
         assert "prompt             Nullable(String) CODEC(ZSTD(3)) TTL toDateTime(ts) + INTERVAL 7 DAY," in calls
         assert "response           Nullable(String) CODEC(ZSTD(3)) TTL toDateTime(ts) + INTERVAL 7 DAY," in calls
