@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="windows of history written first (default: the detectors' warm-up + 5)",
     )
     p.add_argument(
-        "--capture-events", type=int, default=100_000, help="events in the text-capture run (default 100k; 0 skips it)"
+        "--capture-events", type=int, default=10_000, help="events in the text-capture run (default 10k; 0 skips it)"
     )
     p.add_argument("--producer-events", type=int, default=100_000, help="calls timed per producer figure")
     p.add_argument(
