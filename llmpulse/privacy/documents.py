@@ -65,11 +65,11 @@ _MONTHS = (
 _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 _DATE = re.compile(
     rf"(?:{_DAY}[./-](?:0?[1-9]|1[0-2])[./-](?:19|20)\d\d"  # 14.03.1987, 14/03/1987
-    rf"|(?:0?[1-9]|1[0-2])/{_DAY}/(?:19|20)\d\d"  # 03/14/1987
+    rf"|(?:0?[1-9]|1[0-2])(?P<us>[./-]){_DAY}(?P=us)(?:19|20)\d\d"  # 03/14/1987, 03-14-1987
     rf"|(?:19|20)\d\d(?P<sep>[-/.])(?:0[1-9]|1[0-2])(?P=sep)(?:0[1-9]|[12]\d|3[01])"  # 1987-03-14, 1987/03/14
     rf"|{_DAY}[./-](?:0?[1-9]|1[0-2])[./-]\d\d"  # 4/7/85
     rf"|{_DAY}(?:st|nd|rd|th|er|º)?\.?\s+(?:of\s+|de\s+)?(?:{_MONTHS})\.?"
-    rf"(?:,?\s+(?:de\s+)?(?:19|20)\d\d)?"
+    rf"(?:,?\s+(?:de\s+)?(?:(?:19|20)\d\d|['\u2019]?\d\d(?![\d:])))?"
     rf"|(?:{_MONTHS})\.?\s+{_DAY}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d\d)?"
     rf"|{_DAY}[- ](?:{_MONTHS})[- ](?:19|20)\d\d"  # 5-Jan-1990
     rf"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))"  # 19900605
@@ -104,8 +104,9 @@ _BIRTH_HINTS = (
 )
 # Between the word and the date: signs and at most two small words ("on", "le", "am", "is", "el", "em").
 _BIRTH_FILLER = re.compile(
-    r"""[\s:="'\u2019,.-]*(?:\([^()\n]{1,20}\)[\s:="',]*)?"""
-    r"""(?:(?:on|am|le|el|il|em|op|is|was|ist|war|est|es|é|è|the|:|-)[\s:="',]+){0,3}""",
+    r"""[\s:="'\u2019,.\u2013\u2014-]*(?:\([^()\n]{1,20}\)[\s:="',]*)?"""
+    r"""(?:(?:on|am|le|el|il|em|op|is|was|ist|war|est|es|é|è|the|:|-|\u2013|monday|tuesday|wednesday|thursday|"""
+    r"""friday|saturday|sunday|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag)[\s:="',]+){0,3}""",
     re.I,
 )
 _BORN_WORDS = frozenset({"geboren", "born", "né", "née", "nacido", "nacida", "nato", "nata", "nascido", "nascida"})

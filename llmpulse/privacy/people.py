@@ -120,6 +120,8 @@ _NOT_NAMES = frozenset(
         "I", "I'm", "I'd", "I'll", "I've", "We", "You", "He", "She", "They", "It", "A", "An", "In", "On", "At",
         "To", "For", "From", "With",
         "By", "Of", "As", "Via", "Calle", "Rue", "Avenue", "Street", "Road", "Patient", "Customer", "Client",
+        "Senior", "Junior", "Head", "Chief", "Lead", "Principal", "Account", "Manager", "Director", "Engineer",
+        "Officer", "President", "Vice", "Assistant", "Associate", "Executive", "Consultant", "Analyst",
         "First", "Last", "Full", "Middle", "Created", "Updated", "Order", "Orders", "Customers", "Users",
         "Cliente", "Kunde", "Kundin", "Klant", "Paciente", "Employee", "Applicant", "Author", "Candidate",
         "Team", "Support", "Sales", "Service", "Services", "Group", "Inc", "Ltd", "GmbH", "AG", "SA", "LLC",
@@ -172,7 +174,7 @@ _LONE_CUES = frozenset(
      "congratulate", "with", "to", "from", "for", "and", "by", "frag", "sag", "schreib", "mit", "für", "von",
      "à", "avec", "pour", "de", "a", "con", "para", "per", "met", "voor", "van"}
 )  # fmt: skip
-_PUNCTUATION = ".,:;!?\"'()[]<>-=\u2019\u201c\u201d"
+_PUNCTUATION = ".,:;!?\"'()[]{}<>-=\u2019\u201c\u201d"
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
 _LOWER = "a-zß-öø-ÿā-ž"
 _CAP_WORD = (
@@ -216,6 +218,13 @@ _VERB_AFTER = re.compile(
     r"['\u2019]s\b|\s+(?:said|says|asked|asks|wrote|writes|told|tells|thinks|wants|needs|mentioned|replied|called|sent|"
     r"will|would|can|could|should|is|was|has|had|and I|and me|from)\b"
 )
+# Keys and form labels whose value is a name.
+_NAME_FIELDS = frozenset(
+    {"first_name", "firstname", "first name", "last_name", "lastname", "last name", "surname", "given_name",
+     "givenname", "family_name", "familyname", "full_name", "fullname", "vorname", "nachname", "prénom", "prenom",
+     "nom", "nombre", "apellido", "apellidos", "cognome", "achternaam", "voornaam", "sobrenome"}
+)  # fmt: skip
+_INITIAL_AFTER = re.compile(r" [A-Z]\.(?= |$|,|\n)")
 # Companies and products named like people.
 _NOT_PEOPLE = frozenset(
     {"morgan stanley", "wells fargo", "dr pepper", "tim hortons", "goldman sachs", "charles schwab",
@@ -331,9 +340,13 @@ class NameFinder:
             solo = True  # only a title can make it a name ("Frau Weber")
         else:
             solo = False
+        if len(run) == 1 and known_first:
+            initial = _INITIAL_AFTER.match(text, end)
+            if initial is not None:
+                return Entity(PERSON, start, initial.end())  # "Sarah K."
         prefix = text[max(0, start - 40) : start]
         stripped = prefix.rstrip()
-        words = [w.strip(_PUNCTUATION) for w in stripped.lower().split()[-4:]]
+        words = [w for w in (t.strip(_PUNCTUATION) for t in stripped.lower().split()[-5:]) if w][-4:]
         previous = words[-1] if words else ""
         if " ".join(k for k in keys if k not in _PARTICLES) in _NOT_PEOPLE or f"{previous} {first}" in _NOT_PEOPLE:
             return None
@@ -349,12 +362,17 @@ class NameFinder:
             return Entity(PERSON, start, end)
         if len(run) == 2 and known_first and keys[1] not in _PLACES and keys[1] not in _PLACE_PREFIXES:
             return Entity(PERSON, start, end)  # a known given name and any capitalised word: "Priya Raghunathan"
+        alone_on_its_line = text[start - 1 : start] in ("", "\n") and text[end : end + 1] in ("", "\n")
+        if 2 <= len(run) <= 3 and first in given and alone_on_its_line:
+            return Entity(PERSON, start, end)  # a name line of an address block or a signature
         if len(run) >= 2 and first in given:
             surname = _is_surname(last, surnames)
             particle = any(k in _PARTICLES or (len(k) == 2 and k[1] == ".") for k in keys)  # "de", "J."
             if surname or (particle and known_first):
                 return Entity(PERSON, start, end)
             return None
+        if len(run) == 1 and previous in _NAME_FIELDS and first not in _PLACES:
+            return Entity(PERSON, start, end)  # {"first_name": "Lukas", "last_name": "Braun"}
         if len(run) == 1 and known_first and (cue or previous in _LONE_CUES or _VERB_AFTER.match(text, end)):
             return Entity(PERSON, start, end)  # "ask Tom", "for my colleague Tom", "Tom said"
         return None
@@ -366,7 +384,7 @@ _CAP = r"[A-ZÀ-ÖØ-Þ][\w'\u2019-]*"
 _EN_STREET = (
     r"Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|Lane|Ln\.?|Drive|Dr\.?|Boulevard|Blvd\.?|Court|Ct\.?|Way|Place|Pl\.?|"
     r"Terrace|Parkway|Pkwy\.?|Square|Sq\.?|Close|Crescent|Highway|Hwy\.?|Circle|Cir\.?|Trail|Row|Walk|Gardens|"
-    r"Grove|Mews|Broadway|Alley|Plaza"
+    r"Grove|Mews|Broadway|Alley|Plaza|Loop|Pike|Turnpike|Expressway|Freeway|Path|Cove|Crossing|Commons|Green"
 )
 _FR_STREET = r"rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|cours|route|square|passage"
 _ROMANCE_STREET = (
@@ -389,7 +407,7 @@ _STREET = re.compile(
     rf"|(?P<ro>(?:{_ROMANCE_STREET})\s+(?:(?:de|del|de la|de las|de los|di|della|delle|dei|da|do|dos|das|la|el)\s+)*"
     rf"{_CAP}(?:\s+{_CAP}){{0,3}},?\s+(?:n[º°.]\s*)?{_HOUSE}(?![\w]))"
     rf"|(?P<ge>(?:(?:Am|An der|Auf der|Im|In der|Zum|Zur|Alte|Neue|Alter|Neuer|Große|Kleine|Obere|Untere|"
-    rf"Hinter der|Bei der|Unter den|{_CAP})\s+)?{_CAP}?(?:{_GERMANIC_SUFFIX})\s+{_HOUSE}(?![\w])"
+    rf"Hinter der|Bei der|Unter den|{_CAP}) +)?{_CAP}?(?:{_GERMANIC_SUFFIX})\s+{_HOUSE}(?![\w])"
     rf"|{_CAP}\s+(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee)\s+{_HOUSE}(?![\w]))"
     rf"|(?P<pc>{_CAP}(?:[ -](?:(?:den|der|de|la|le|van|von) )?{_CAP}){{0,2}}\s+{_HOUSE}"
     rf"(?=,?\s+(?:\d{{4}}\s?[A-Z]{{2}}|\d{{5}})\s+[A-Z]))"
@@ -414,6 +432,11 @@ _TAIL = re.compile(
     rf"|{_CITY}(?=\s*(?:[,.;)!?]|\n|$)|\s+[a-z])"  # a city alone, up to punctuation or a small word
     r"|[a-z]{3,}(?=\s*[,.;!?]|$)(?<=[a-z])"  # a small-letter city after a small-letter street
     r")"
+)
+_COUNTRY = re.compile(
+    r",\s*(?:Germany|Deutschland|France|Spain|España|Italy|Italia|Netherlands|Nederland|the Netherlands|UK|"
+    r"United Kingdom|USA|United States|Canada|Portugal|Brasil|Brazil|Belgium|Belgique|België|Austria|Österreich|"
+    r"Switzerland|Schweiz|Suisse|Ireland|Australia|India)(?![\w])"
 )
 _STATE_ZIP = re.compile(r",?\s+[A-Z]{2,3}\s+\d{4,5}(?:-\d{4})?(?![\w])")
 # A house number or PO box number: 1-5 digits standing alone ("12", "221B", "45a", "7-9").
@@ -489,7 +512,9 @@ def _address_at(text: str, m: re.Match[str]) -> Entity | None:
             end = zip_code.end()
             break
         if any(c.isdigit() for c in tail.group()):
-            break  # a postcode ends the address
+            country = _COUNTRY.match(text, end)
+            end = country.end() if country is not None else end
+            break  # a postcode ends the address (or the country after it)
     if m.lastgroup == "box" and end == street_end:
         return None  # a PO box without a city is no address
     return Entity(ADDRESS, m.start(), end)

@@ -146,12 +146,13 @@ def find_ibans(text: str) -> list[Entity]:
 # --- US social security numbers ----------------------------------------------------------------
 
 _SSN = re.compile(r"\d(?<![\w.-]\d)\d\d([- ])\d{2}\1\d{4}(?![\w-]|[.,]\d|\1\d)", _A)
-_SSN_WORDS = ("ssn", "s.s.n", "ss#", "social security", "social_security", "socialsecurity", "soc. sec", "soc sec",
+_SSN_WORDS = ("ssn", "s.s.n", "ss#", "social security", "social-security", "social_security", "socialsecurity",
+              "soc. sec", "soc sec",
               "social is", "social:",
               "sozialversicherungsnummer")  # fmt: skip
 # With one of those words just before, any SSN shape counts, valid or not (an ITIN, a typo): the writer
 # says it is one.
-_SSN_ANY = re.compile(r"\d(?<![\w.-]\d)\d\d([- .]?)\d{2}\1\d{4}(?![\w-]|[.,]\d)", _A)
+_SSN_ANY = re.compile(r"\d(?<![\w.-]\d)\d\d([- .\u2013]?)\d{2}\1\d{4}(?![\w-]|[.,]\d)")
 
 
 def find_us_ssns(text: str) -> list[Entity]:

@@ -60,7 +60,7 @@ __all__ = ["ALL_TYPES", "Entity", "RedactionResult", "Redactor", "default_redact
 
 # A run of 7+ digit/separator characters, or the letter-digit shapes of an Italian codice
 # fiscale or a UK National Insurance number: without one, no number-shaped PII can be there.
-_NUMERIC = re.compile(r"\d[\d ().\-/]{5,}\d|\d\d[A-Za-z]\d\d|\d\d ?\d\d ?\d\d ?[A-Da-d]", re.ASCII)
+_NUMERIC = re.compile(r"\d[\d ().\-/\u2013]{5,}\d|\d\d[A-Za-z]\d\d|\d\d ?\d\d ?\d\d ?[A-Da-d]", re.ASCII)
 _ALWAYS, _NEEDS_AT, _NEEDS_NUMBER = "always", "at", "number"
 
 
