@@ -75,10 +75,16 @@ def _parse(raw: bytes, *, threads: bool = False) -> pa.Table | None:
 
 
 def _lines(raw: bytes) -> int:
-    """Events in a plain NDJSON record (one object per line, no blank lines, no JSON null), else 0."""
-    if not raw or raw[:1] != b"{" or raw[-1:] != b"}" or b"\n\n" in raw or _NULL.search(raw):
+    """Events in a plain NDJSON record (one object per line, no blank lines, no JSON null), else 0.
+    (numpy finds the newlines in one pass: several times cheaper than ``bytes.count`` plus a search.)"""
+    if not raw or raw[:1] != b"{" or raw[-1:] != b"}":
         return 0
-    return raw.count(b"\n") + 1 if _utf8(raw) else 0
+    newlines = np.flatnonzero(np.frombuffer(raw, np.uint8) == 10)
+    if len(newlines) > 1 and bool((np.diff(newlines) == 1).any()):
+        return 0
+    if b"null" in raw and _NULL.search(raw):
+        return 0
+    return len(newlines) + 1 if _utf8(raw) else 0
 
 
 def _parse_all(values: list[bytes]) -> list[pa.Table | None]:
