@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean help
+.PHONY: demo test lint bench clean help dashboards
 
 help:
 	@echo "make demo   - run the whole system on realistic traffic (embedded broker + ClickHouse engine)"
@@ -30,6 +30,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/llmpulse bench
+
+# Apache Superset 6.1 in its own venv (.llmpulse/superset/venv), SQLite metadata, the admin from
+# SUPERSET_ADMIN_USER / SUPERSET_ADMIN_PASSWORD, infra/superset/bundle imported and pointed at the store's
+# ClickHouse HTTP endpoint (or LLMPULSE_CLICKHOUSE_URL) as the read-only reader; serves on :8088.
+dashboards: $(STAMP)
+	$(BIN)/python infra/superset/run.py
 
 clean:
 	rm -rf $(VENV) .llmpulse .pytest_cache .mypy_cache .ruff_cache
