@@ -6,8 +6,8 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -62,15 +62,17 @@ def test_writer_inserts_reader_cannot(served: Served) -> None:
     before = writer.query("SELECT count() FROM llm_dead_letters").result_rows[0][0]
     now = datetime.now(UTC)  # (rows older than 30 days expire by the table's TTL)
     rows = [[now, "t", 0, 7, 0, "validation", "detail", "id-1", "{}", 2]]
-    columns = ["received_at", "topic", "kafka_partition", "kafka_offset", "item_index", "reason", "detail", "event_id", "payload",
-               "payload_bytes"]  # fmt: skip
+    columns = ["received_at", "topic", "kafka_partition", "kafka_offset", "item_index", "reason", "detail",
+               "event_id", "payload", "payload_bytes"]  # fmt: skip
     summary = writer.insert("llm_dead_letters", rows, column_names=columns)  # Native, lz4-compressed body
     assert summary.written_rows == 1
-    arrow = pa.table({"received_at": pa.array([now], pa.timestamp("ms", tz="UTC")), "topic": ["t"], "reason": ["validation"], "event_id": ["id-2"], "payload": ["{}"]})
+    arrow = pa.table({"received_at": pa.array([now], pa.timestamp("ms", tz="UTC")), "topic": ["t"],
+                      "reason": ["validation"], "event_id": ["id-2"], "payload": ["{}"]})  # fmt: skip
     for _ in range(3):  # one deduplication token: stored once
         writer.insert_arrow("llm_dead_letters", arrow, settings={"insert_deduplication_token": "tok-1"})
     assert writer.query("SELECT count() FROM llm_dead_letters").result_rows[0][0] == before + 2
-    writer.insert_df("llm_dead_letters", writer.query_df("SELECT now64(3) AS received_at, 't' AS topic, 'id-3' AS event_id"))
+    frame = writer.query_df("SELECT now64(3) AS received_at, 't' AS topic, 'id-3' AS event_id")
+    writer.insert_df("llm_dead_letters", frame)
     assert writer.query("SELECT count() FROM llm_dead_letters").result_rows[0][0] == before + 3
 
     reader = served.client(READER)
@@ -107,8 +109,10 @@ def test_sqlalchemy_dialect_reflects_databases_tables_columns(served: Served) ->
     ("CSV", lambda b: b == b'"gpt-4o",5\n'),
     ("JSONEachRow", lambda b: orjson.loads(b) in ({"model": "gpt-4o", "n": 5}, {"model": "gpt-4o", "n": "5"})),
     ("JSONCompact", lambda b: orjson.loads(b)["data"] in ([["gpt-4o", 5]], [["gpt-4o", "5"]])),
-    ("ArrowStream", lambda b: pa.ipc.open_stream(io.BytesIO(b)).read_all().to_pylist() == [{"model": "gpt-4o", "n": 5}]),
-    ("RowBinaryWithNamesAndTypes", lambda b: b.startswith(b"\x02\x05model\x01n") and b.endswith(b"\x05\x00\x00\x00\x00\x00\x00\x00")),
+    ("ArrowStream",
+     lambda b: pa.ipc.open_stream(io.BytesIO(b)).read_all().to_pylist() == [{"model": "gpt-4o", "n": 5}]),
+    ("RowBinaryWithNamesAndTypes",
+     lambda b: b.startswith(b"\x02\x05model\x01n") and b.endswith(b"\x05\x00\x00\x00\x00\x00\x00\x00")),
     ("Native", lambda b: b.startswith(b"\x02\x01\x05model")),
 ])  # fmt: skip
 def test_curl_formats_and_headers(served: Served, fmt: str, check: object) -> None:
@@ -162,8 +166,8 @@ def test_authentication(served: Served) -> None:
     assert status == 403
     status, _, _ = status_of("-u", f"{WRITER}:{served.password(READER)}", base)
     assert status == 403
-    status, _, body = status_of("-H", f"X-ClickHouse-User: {READER}", "-H", f"X-ClickHouse-Key: {served.password(READER)}",
-                                base)  # fmt: skip
+    key = served.password(READER)
+    status, _, body = status_of("-H", f"X-ClickHouse-User: {READER}", "-H", f"X-ClickHouse-Key: {key}", base)
     assert (status, body) == (200, b"1\n")
     status, _, body = status_of(f"{base}&user={READER}&password={served.password(READER)}")
     assert (status, body) == (200, b"1\n")

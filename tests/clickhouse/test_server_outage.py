@@ -117,7 +117,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
 def dead_letter_rows(n: int, offset: int = 0) -> pa.Table:
     now = int(time.time() * 1000)
     return pa.table({"received_at": pa.array([now] * n, pa.timestamp("ms", tz="UTC")), "topic": ["t"] * n,
-                     "kafka_offset": pa.array(range(offset, offset + n), pa.uint64()), "reason": ["validation"] * n})  # fmt: skip
+                     "kafka_offset": pa.array(range(offset, offset + n), pa.uint64()),
+                     "reason": ["validation"] * n})  # fmt: skip
 
 
 def test_refused_reset_timeout_and_5xx_are_unavailable_bad_data_is_rejected(served: Served) -> None:
