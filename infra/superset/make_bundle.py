@@ -370,7 +370,7 @@ def write(path: Path, data: dict[str, Any]) -> None:
 def build(out: Path = BUNDLE) -> None:
     if out.exists():
         shutil.rmtree(out)
-    write(out / "metadata.yaml", {"version": "1.0.0", "type": "assets", "timestamp": "2026-11-29T00:00:00+00:00"})
+    write(out / "metadata.yaml", {"version": "1.0.0", "timestamp": "2026-11-29T00:00:00+00:00"})
     write(out / "databases" / "llmpulse.yaml", {
         "database_name": DATABASE, "sqlalchemy_uri": URI_PLACEHOLDER, "cache_timeout": None,
         "expose_in_sqllab": True, "allow_run_async": False, "allow_ctas": False, "allow_cvas": False,
