@@ -50,7 +50,11 @@ class DetectorConfig(BaseModel):
     warmup_points: int = Field(120, ge=0, description="points learned before any alert may fire")
     direction: Direction = Field("both", description="alert on rises ('up'), falls ('down') or both")
     alert_threshold: float = Field(
-        0.5, gt=0.0, le=1.0, description="alert when the score reaches this (spike: 0.5 = 1e-5 tail)"
+        0.6,
+        gt=0.0,
+        le=1.0,
+        description="flag when the score reaches this (spike: 0.6 = a 1e-6 tail; chosen by cross-validation "
+        "on NAB, see benchmarks/nab/README.md)",
     )
     cooldown_points: int = Field(
         60,
@@ -76,10 +80,23 @@ class DetectorConfig(BaseModel):
     # Spike detector: scoring (Numenta-style anomaly likelihood over raw surprise scores).
     average_points: int = Field(10, ge=1, description="recent raw scores averaged before the tail test")
     history_points: int = Field(
-        1000, ge=10, description="memory of the long-run raw-score distribution and of the largest deviation"
+        3000, ge=10, description="memory of the long-run raw-score distribution and of the largest deviation"
     )
     max_flagged_run: int = Field(
         60, ge=1, description="after this many flagged points in a row the new level is accepted as normal"
+    )
+
+    # Spike detector: context novelty (after NAB's contextOSE) and the rest period.
+    novelty_levels: int = Field(
+        8, ge=0, description="coarse levels of the range seen so far for context novelty (0: no novelty)"
+    )
+    novelty_order: int = Field(3, ge=1, description="contexts: the current level with up to this many before it")
+    rest_points: int = Field(
+        120,
+        ge=0,
+        description="after a watched flagged point, the score is capped below the threshold until this many "
+        "points pass without one: one peak of the score per episode, as NAB's contextOSE and KNN-CAD rest "
+        "(the alert decision is not held back: cooldown_points and the engine's lifecycle own that)",
     )
 
     # Drift detector.

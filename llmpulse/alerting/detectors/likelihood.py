@@ -34,6 +34,7 @@ class AnomalyLikelihood:
         self.average_points = average_points
         self.min_std = min_std
         self._recent: deque[float] = deque(maxlen=average_points)
+        self._sum = 0.0  # of _recent
         self._n = 0
         self._mean = 0.0
         self._var = 0.0
@@ -47,11 +48,10 @@ class AnomalyLikelihood:
 
     def average_with(self, raw: float) -> float:
         """The moving average if ``raw`` were the newest score (does not change the state)."""
-        window = list(self._recent)
-        if len(window) == self.average_points:
-            window = window[1:]
-        window.append(raw)
-        return sum(window) / len(window)
+        recent = self._recent
+        if len(recent) == self.average_points:
+            return (self._sum - recent[0] + raw) / len(recent)
+        return (self._sum + raw) / (len(recent) + 1)
 
     def tail(self, raw: float) -> float:
         """Probability, under the long-run estimate, of an average at least this high."""
@@ -64,13 +64,16 @@ class AnomalyLikelihood:
         return tail_to_score(self.tail(raw))
 
     def observe(self, raw: float) -> None:
+        if len(self._recent) == self.average_points:
+            self._sum -= self._recent[0]
         self._recent.append(raw)
+        self._sum += raw
 
     def learn(self, clip_z: float | None = None) -> None:
         """Fold the current moving average into the long-run mean and variance."""
         if not self._recent:
             return
-        avg = sum(self._recent) / len(self._recent)
+        avg = self._sum / len(self._recent)
         if clip_z is not None and self._n >= 2:
             avg = min(avg, self._mean + clip_z * self._std())
         self._n += 1
@@ -78,3 +81,10 @@ class AnomalyLikelihood:
         diff = avg - self._mean
         self._mean += alpha * diff
         self._var = (1.0 - alpha) * (self._var + alpha * diff * diff)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Reads states saved before the running sum was kept."""
+        if "_sum" not in state:
+            recent = state.get("_recent")
+            state["_sum"] = float(sum(recent)) if isinstance(recent, deque) else 0.0
+        self.__dict__.update(state)

@@ -23,6 +23,8 @@ class SeasonalProfile:
         self.buckets = period_ms // bucket_ms
         # bucket -> [[season index, sum, count], ...], oldest first, at most memory + 1 seasons
         self._cells: dict[int, list[list[float]]] = {}
+        # bucket -> (season, expectation): past seasons' cells no longer change once a season is under way
+        self._memo: dict[int, tuple[int, float | None]] = {}
 
     def _locate(self, ts_ms: int) -> tuple[int, int]:
         season, offset = divmod(ts_ms, self.period_ms)
@@ -40,11 +42,21 @@ class SeasonalProfile:
 
     def expected(self, ts_ms: int) -> float | None:
         season, bucket = self._locate(ts_ms)
-        return self.bucket_expectation(season, bucket)
+        memo = getattr(self, "_memo", None)
+        if memo is None:  # a state saved before the memo existed
+            memo = self._memo = {}
+        hit = memo.get(bucket)
+        if hit is not None and hit[0] == season:
+            return hit[1]
+        value = self.bucket_expectation(season, bucket)
+        memo[bucket] = (season, value)
+        return value
 
     def learn_one(self, ts_ms: int, value: float) -> None:
         season, bucket = self._locate(ts_ms)
         cells = self._cells.setdefault(bucket, [])
+        if cells and cells[-1][0] > season:  # a point from an earlier season: its memo may be stale
+            getattr(self, "_memo", {}).pop(bucket, None)
         if cells and cells[-1][0] == season:
             cells[-1][1] += value
             cells[-1][2] += 1

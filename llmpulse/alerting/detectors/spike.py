@@ -1,4 +1,4 @@
-"""The spike detector: spikes, dips and sudden changes in a windowed metric, learned online.
+"""The spike detector: spikes, dips, sudden changes and never-seen moves in a windowed metric, online.
 
 Per point:
 
@@ -7,20 +7,29 @@ Per point:
    ("seasonal"). The one with the smaller recent error is used, so a daily pattern is expected rather
    than flagged, and a series without one is not forced into one.
 2. The residual over the residual scale is a z-score, squashed into a raw surprise in [0, 1).
-3. The anomaly likelihood turns the recent average of raw surprises into a score in [0, 1] calibrated
-   for this series (0.5 is a one-in-100,000 tail). A lone point whose |z| exceeds 1.5 times the largest
-   recent deviation (a decaying maximum over ``history_points``) by about 4.4 also reaches 0.5 on its
+3. The anomaly likelihood (Numenta's post-processing for HTM) turns the recent average of raw surprises
+   into a score in [0, 1] calibrated for this series against a long memory (``history_points``) of its
+   own surprises (0.5 is a one-in-100,000 tail): a series that is always a bit surprising does not page,
+   a quiet one pages on its first real surprise. A lone point whose |z| exceeds 1.5 times the largest
+   recent deviation (a maximum decaying over 1,000 points) by about 4.4 also reaches 0.5 on its
    own: a clean spike needs no company, while a series whose spikes are routine keeps a high maximum.
-4. Decision: after warm-up, a point scoring at least ``alert_threshold`` is flagged. A flagged point in
-   a watched ``direction`` alerts unless an incident is already open (a watched flagged point within the
-   last ``cooldown_points``). ``Detection.score`` is the alert score: inside an open incident it is
-   capped at half the threshold, so one incident is one peak, and it is 0 during warm-up: ``anomalous``
-   is exactly ``score >= alert_threshold``.
-5. Flagged points are not learned by the level, the offsets or the model choice: a long anomaly does not
+4. Context novelty (after NAB's contextOSE, and the "spatial anomaly" of NAB's HTM detector:
+   ``novelty.py``): a point far outside the normal band (|z| >= 6) that completes a sequence of coarse levels
+   the series never produced, or lies beyond the range it ever showed, scores ``alert_threshold``: it is
+   flagged (when only the longer contexts are new, a fraction of it). The score is the largest of the
+   three. Tying novelty to the threshold keeps the score calibrated: the best threshold on any set of
+   series stays at the live one.
+5. Decision: after warm-up, a point scoring at least ``alert_threshold`` is flagged; a flagged point in a
+   watched ``direction`` alerts unless a watched flagged point came in the last ``cooldown_points``
+   (0 in the live engine: its lifecycle owns incidents). ``Detection.score`` rests after a watched flag,
+   as contextOSE's and KNN-CAD's do: for ``rest_points`` (and inside a cooldown) it is capped at half
+   the threshold, so one episode is one peak of the score. It is 0 during warm-up.
+6. Flagged points are not learned by the level, the offsets or the model choice: a long anomaly does not
    become the baseline. The scales and the likelihood learn them clipped (they learn that something
    happened, not how big it was), and the time-of-day profile learns every point (it takes the median
    over days, so one odd day does not move it, and a pattern that recurs every day becomes expected).
    If a flagged run lasts ``max_flagged_run`` points, it is the new normal: its points are learned.
+   The novelty memory learns every point.
 """
 
 from __future__ import annotations
@@ -34,12 +43,15 @@ from river import stats
 from llmpulse.alerting.detectors.base import Detection, DetectorConfig
 from llmpulse.alerting.detectors.baseline import ResidualScale, RollingLevel
 from llmpulse.alerting.detectors.likelihood import AnomalyLikelihood, tail_to_score
+from llmpulse.alerting.detectors.novelty import ContextNovelty
 from llmpulse.alerting.detectors.seasonal import SeasonalProfile
 
 BAND_Z = 4.0  # the normal band is expected +/- this many scales; flagged residuals are learned clipped here
 RAW_Z = 4.0  # z at which the raw surprise is 1 - 1/e
 LIKELIHOOD_CLIP_Z = 4.0  # flagged moving averages are learned at most this many deviations high
 SPIKE_RATIO = 1.5  # a lone spike must exceed 1.5 x the largest recent |z| (by ~4.4 more to reach 0.5)
+EXTREME_MEMORY_POINTS = 1000  # the largest recent |z| decays e-fold over this many points
+NOVELTY_Z = 1.5 * BAND_Z  # a new move is news when the value is also far outside the normal band
 REST_FACTOR = 0.5  # inside an open incident the score is at most this fraction of the threshold
 _MINUTE_MS = 60_000
 _SQRT2 = math.sqrt(2.0)
@@ -93,10 +105,11 @@ class SpikeDetector:
         self._compared = 0
         self._likelihood = AnomalyLikelihood(cfg.history_points, cfg.average_points)
         self._extreme = 0.0  # largest recent |z| of learned points, decaying over history_points
-        self._extreme_decay = math.exp(-1.0 / cfg.history_points)
+        self._extreme_decay = math.exp(-1.0 / EXTREME_MEMORY_POINTS)
         self._learned = 0
         self._flagged_run: deque[tuple[int, float]] = deque(maxlen=cfg.max_flagged_run)
-        self._quiet_for = cfg.cooldown_points  # points since the last watched flagged point
+        self._novelty = ContextNovelty(cfg.novelty_levels, cfg.novelty_order) if cfg.novelty_levels else None
+        self._quiet_for = max(cfg.cooldown_points, cfg.rest_points)  # points since the last watched flag
 
     @property
     def learned(self) -> int:
@@ -115,6 +128,8 @@ class SpikeDetector:
         self._likelihood.observe(a.raw)
         self._compare(a)
         self._learn(ts_ms, value, a)
+        if self._novelty is not None:
+            self._novelty.learn_one(value)
 
     def update(self, ts_ms: int, value: float) -> Detection:
         """Score, decide, then learn unless flagged."""
@@ -128,12 +143,15 @@ class SpikeDetector:
         watched = flagged and cfg.direction in ("both", direction)
         alert = watched and self._quiet_for >= cfg.cooldown_points
         score = 0.0 if warming_up else a.score  # no verdict before the warm-up ends
-        if flagged and not alert:
+        resting = self._quiet_for < cfg.rest_points
+        if (flagged and not alert) or resting:
             score = min(score, REST_FACTOR * cfg.alert_threshold)
         self._quiet_for = 0 if watched else self._quiet_for + 1
 
         self._likelihood.observe(a.raw)
         self._compare(a)
+        if self._novelty is not None:
+            self._novelty.learn_one(value)
         if self._season is not None:
             self._season.learn_one(ts_ms, value)
         if flagged:
@@ -182,8 +200,11 @@ class SpikeDetector:
         # A lone point far beyond the largest recent deviation is a spike on its own, whatever the average.
         excess = abs(z) - SPIKE_RATIO * self._extreme
         spike = tail_to_score(math.erfc(excess / _SQRT2)) if excess > 0 else 0.0
+        novel = 0.0
+        if self._novelty is not None and abs(z) >= NOVELTY_Z:
+            novel = self.config.alert_threshold * self._novelty.score(value)
         return Assessment(
-            score=max(self._likelihood.score(raw), spike),
+            score=max(self._likelihood.score(raw), spike, novel),
             raw=raw,
             z=z,
             expected=expected,
@@ -230,6 +251,15 @@ class SpikeDetector:
         if self._learned < self.config.warmup_points // 2:
             return  # the first residuals are measured against an unsettled scale
         self._extreme = max(abs(z), self._extreme * self._extreme_decay)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Reads states saved by earlier versions (no novelty memory, fewer settings)."""
+        config = state.get("config")
+        if isinstance(config, DetectorConfig):
+            known = {k: v for k, v in config.__dict__.items() if k in DetectorConfig.model_fields}
+            state["config"] = DetectorConfig.model_validate(known)
+        state.setdefault("_novelty", None)  # an old state goes on without novelty rather than start blank
+        self.__dict__.update(state)
 
     def _accept_new_normal(self) -> None:
         """A flagged run lasted ``max_flagged_run`` points: it is the new normal; learn its points."""

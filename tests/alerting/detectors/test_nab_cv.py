@@ -11,8 +11,8 @@ import pytest
 import benchmarks.nab.cv as cv_module
 from benchmarks.nab.baselines import DETECTORS, load_detector, score_detector
 from benchmarks.nab.corpus import DATA_DIR, FileResult, load_labels
-from benchmarks.nab.cv import Choice, cross_validate
-from benchmarks.nab.scorer import PROFILES, CostProfile, LabelledFile
+from benchmarks.nab.cv import Choice, cross_validate, transfer_raw
+from benchmarks.nab.scorer import PROFILES, CostProfile, LabelledFile, optimise_threshold
 
 STANDARD = PROFILES["standard"]
 
@@ -39,21 +39,30 @@ def _corpus(shift: int = 0) -> list[FileResult]:
 
 def test_choices_only_ever_see_the_training_categories(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[set[str]] = []
-    for name in ("choose_optimised", "choose_alerts"):
-        original = getattr(cv_module, name)
+    original = cv_module.choose
 
-        def spy(train: Mapping[str, Sequence[FileResult]], profile: CostProfile, _original=original) -> Choice:
-            seen.append({r.category for results in train.values() for r in results})
-            return _original(train, profile)
+    def spy(train: Mapping[str, Sequence[FileResult]], profile: CostProfile) -> Choice:
+        seen.append({r.category for results in train.values() for r in results})
+        return original(train, profile)
 
-        monkeypatch.setattr(cv_module, name, spy)
+    monkeypatch.setattr(cv_module, "choose", spy)
     report = cross_validate({"x": _corpus(), "y": _corpus(shift=5)}, STANDARD)
     held_out = [f["held_out"] for f in report["folds"]]
     assert held_out == ["a", "b", "c"]
-    # each fold's two choices saw exactly the other categories
-    assert seen == [{"b", "c"}, {"b", "c"}, {"a", "c"}, {"a", "c"}, {"a", "b"}, {"a", "b"}]
+    assert seen == [{"b", "c"}, {"a", "c"}, {"a", "b"}]  # each fold chose on exactly the other categories
     # every series is scored exactly once, by the fold that held it out
     assert [fold["files"] for fold in report["folds"]] == [2, 1, 1]
+
+
+def test_transfer_carries_the_threshold_between_training_categories() -> None:
+    # Category a wants a low threshold, b a high one: in-sample each is perfect, across they are not.
+    a = _file("a/1.csv", (40, 50), 41)
+    a.scores[41] = 0.3
+    b = _file("b/1.csv", (40, 50), 41, fp=30)
+    b.scores[30] = 0.5  # a false positive above a's hit
+    b.scores[41] = 0.9
+    in_sample = optimise_threshold([a.labelled, b.labelled], [a.scores, b.scores], STANDARD).raw
+    assert transfer_raw([a, b], STANDARD) < in_sample
 
 
 def test_a_held_out_category_is_scored_with_the_other_categories_choice() -> None:

@@ -106,8 +106,10 @@ def test_a_lasting_level_shift_becomes_the_new_normal() -> None:
     assert detections[-1].expected is not None and abs(detections[-1].expected - 160.0) < 5.0
 
 
-def test_score_is_the_alert_score() -> None:
-    """``anomalous`` is exactly ``score >= alert_threshold`` (0 in warm-up, peaks capped in incidents)."""
+def test_score_rests_after_a_flag_and_the_alert_is_its_peak() -> None:
+    """0 in warm-up; a score at the threshold is an alert; after a watched flag the score rests (stays
+    below the threshold) for ``rest_points``, so an episode is one peak; with cooldown 0 (the live engine)
+    the alert decision itself is not held back."""
     values = noisy(4000, seed=9)
     for start in (1000, 1010, 2000):
         values[start] = 300.0
@@ -117,9 +119,28 @@ def test_score_is_the_alert_score() -> None:
     config = DetectorConfig()
     detections = _run(values, config)
     assert detections[50].warming_up and detections[50].score == 0.0
+    threshold = config.alert_threshold
     for d in detections:
-        assert d.anomalous == (d.score >= config.alert_threshold)
-    assert sum(d.anomalous for d in detections) >= 3
+        if d.score >= threshold:
+            assert d.anomalous
+    alerts = _alerts(detections)
+    assert 1000 in alerts and 1010 not in alerts and 2000 in alerts
+    assert any(3000 <= i < 3005 for i in alerts)
+    for i in alerts:
+        assert all(d.score < threshold for d in detections[i + 1 : i + config.rest_points])
+    live = _run(values, DetectorConfig(cooldown_points=0))
+    dip = [i for i in range(3000, 3030) if live[i].anomalous]
+    assert len(dip) >= 2  # every flagged point of the dip is a live decision...
+    assert [i for i in dip if live[i].score >= threshold] == dip[:1]  # ...the score peaks once
+
+
+def test_rest_zero_scores_every_flagged_point() -> None:
+    values = noisy(2000, seed=10)
+    for i in range(1000, 1020):
+        values[i] += 60.0
+    detections = _run(values, DetectorConfig(cooldown_points=0, rest_points=0))
+    flagged = [i for i, d in enumerate(detections) if d.score >= DetectorConfig().alert_threshold]
+    assert flagged == _alerts(detections) and flagged[0] == 1000 and len(flagged) >= 15
 
 
 def test_cooldown_zero_reports_every_flagged_point() -> None:
