@@ -145,3 +145,19 @@ def test_reapply_creates_what_is_missing(chdb_dir: Path) -> None:
         assert store.query("SELECT count() FROM llmpulse_migrations FINAL").scalar() == 2
     finally:
         store.close()
+
+
+def test_the_migrate_command_applies_and_reports_ttl_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from tests.clickhouse.test_migrate_cluster import main
+
+    data = str(tmp_path / "data")
+    monkeypatch.setenv("LLMPULSE_TTL_CALLS_DAYS", "5")
+    assert main(["migrate", "--data-dir", data]) == 0
+    assert "applied 0001_core.sql, 0002_alerts.sql" in capsys.readouterr().out
+    monkeypatch.setenv("LLMPULSE_TTL_CALLS_DAYS", "7")
+    monkeypatch.setenv("LLMPULSE_TTL_TEXT_DAYS", "")  # compose passes unset variables as empty strings
+    assert main(["migrate", "--data-dir", data]) == 0
+    assert capsys.readouterr().out.strip().endswith("applied ttl llm_calls: 5 days -> 7 days")
+    assert main(["migrate", "--data-dir", data]) == 0
+    assert capsys.readouterr().out.strip().endswith("schema up to date")
