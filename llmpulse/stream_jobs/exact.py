@@ -21,8 +21,13 @@ from llmpulse.schemas.call import (
     LLMCallEvent,
     wire_typeddict,
 )
+from llmpulse.stream_jobs.wire import FIELD_RULES
 
 CallWire = wire_typeddict(LLMCallEvent, WIRE_REQUIRED_CALL_FIELDS)
+#: integer fields are stored as 64-bit columns: a larger number (the model sets no upper bound on some) is
+#: rejected here, as the fast path's Arrow parser rejects it, instead of failing the whole chunk later
+_INT_FIELDS = tuple(r.name for r in FIELD_RULES if r.kind is int)
+_INT64 = (-(2**63), 2**63 - 1)
 _LIST = TypeAdapter(list[CallWire])  # type: ignore[valid-type]
 _ONE: TypeAdapter[Any] = TypeAdapter(CallWire)
 
@@ -175,6 +180,10 @@ def _cross_field(event: dict[str, Any], low: int, high: int) -> tuple[str, str] 
     ts = event["ts_ms"]
     if not low <= ts <= high:
         return "timestamp_out_of_range", "ts_ms is too far from the record's time"
+    for name in _INT_FIELDS:
+        value = event.get(name)
+        if value is not None and not _INT64[0] <= value <= _INT64[1]:
+            return "validation", f"{name}: integer out of range"
     latency = event.get("latency_ms")
     if latency is None:
         end = event.get("end_ts_ms")

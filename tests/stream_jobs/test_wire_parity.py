@@ -141,8 +141,20 @@ def test_hand_picked_edge_cases_agree() -> None:
     for tail in [b',"attributes":{"a":"x","a":"y"}}', b',"team":"a","team":"b"}', b',"attributes":{"a":null}}',
                  b',"team":null}', b',"ttft_ms":null}', b',"latency_ms":1e400}', b',"team":"\\ud800"}',
                  b',"attributes":{"":"empty key"}}', b',"attributes":"not an object"}', b',"ts_ms":1.0}',
-                 b',"extra":{"deep":[1,"a"]}}', b',"attributes":{"n":{"k":"v"}}}']:  # fmt: skip
+                 b',"extra":{"deep":[1,"a"]}}', b',"attributes":{"n":{"k":"v"}}}',
+                 b',"end_ts_ms":9223372036854775808}', b',"end_ts_ms":-9223372036854775809}']:  # fmt: skip
         _compare(base + tail)
+
+
+def test_a_number_beyond_64_bits_costs_only_its_event() -> None:
+    """The model sets no upper bound on end_ts_ms; the columns are 64-bit: the event is a dead letter, the
+    record's other events are stored (it used to fail the whole chunk)."""
+    good, bad = orjson.dumps(_valid(1)), orjson.dumps(_valid(2))[:-1] + b',"end_ts_ms":9223372036854775808}'
+    out = Decoder(MAX_AGE_MS, MAX_FUTURE_MS).decode([(SRC, good + b"\n" + bad)])
+    assert out.table["event_id"].to_pylist() == ["e1"]
+    assert [(d.event_id, d.reason, d.detail) for d in out.dead] == [
+        ("e2", "validation", "end_ts_ms: integer out of range")
+    ]
 
 
 def test_attributes_and_sessions_take_the_fast_path() -> None:
