@@ -77,3 +77,21 @@ def test_state_stays_bounded_however_long_the_series(kind: DetectorKind) -> None
         if i + 1 in (15_000, 40_000):
             sizes.append(len(pickle.dumps(detector)))
     assert sizes[1] <= sizes[0] * 1.05, sizes
+
+
+def test_a_state_saved_before_novelty_existed_still_loads_and_runs() -> None:
+    """Detectors live in the engine's saved state: one pickled by the previous version must keep working."""
+    points = list(zip(timestamps(600), noisy(600, seed=8), strict=True))
+    detector = make_detector("spike")
+    for ts, v in points[:300]:
+        detector.update(ts, v)
+    old = detector.__dict__
+    del old["_novelty"]  # the previous version had no novelty memory...
+    config = DetectorConfig()
+    for name in ("novelty_levels", "novelty_order", "rest_points"):
+        del config.__dict__[name]  # ...and a config without the new settings
+    old["config"] = config
+    restored = pickle.loads(pickle.dumps(detector))
+    assert restored.config.rest_points == DetectorConfig().rest_points
+    decisions = [restored.update(ts, v) for ts, v in points[300:]]
+    assert len(decisions) == 300 and not any(d.anomalous for d in decisions)
