@@ -120,12 +120,11 @@ def otlp_spans_per_s(requests: int = 200, spans_per_request: int = 100) -> dict[
 
     from llmpulse.producers.otlp import Receiver
 
-    export = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "b"}}]},
-                                 "scopeSpans": [{"spans": _spans(spans_per_request, time.time_ns())}]}]}  # fmt: skip
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "bench"}}]}
+    spans = _spans(spans_per_request, time.time_ns())
+    export: dict[str, Any] = {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}
     as_json = orjson.dumps(export)
     message = ExportTraceServiceRequest()
-    for span in export["resourceSpans"][0]["scopeSpans"][0]["spans"]:  # protobuf ids are bytes, not hex text
-        span["traceId"], span["spanId"] = (bytes.fromhex(span[k]).hex() for k in ("traceId", "spanId"))
     ParseDict(_as_proto_json(export), message)
     as_proto = message.SerializeToString()
     monitor = Monitor("127.0.0.1:9", topic="bench.otlp", buffer_events=2 * requests * spans_per_request + 1)

@@ -316,11 +316,16 @@ def test_unknown_response_shapes_never_break_the_call() -> None:
 
 
 def test_recording_failure_does_not_reach_the_caller() -> None:
+    attempts: list[dict[str, Any]] = []
+
     def broken(event: dict[str, Any]) -> None:
+        attempts.append(event)
         raise RuntimeError("monitor broken")
 
-    with CallTracker(broken, "openai", "gpt-4o"):
-        pass  # no exception
+    with CallTracker(broken, "openai", "gpt-4o") as call:
+        answer = 42
+    assert answer == 42 and len(attempts) == 1  # the recorder was called, raised, and the block went on
+    assert attempts[0]["status"] == "ok" and call.event is attempts[0]
 
 
 @pytest.mark.integration
