@@ -40,8 +40,10 @@ class SeriesDetector(Protocol):
 class DetectorConfig(BaseModel):
     """Settings of a detector. Counts are in points (one point = one window of the series).
 
-    The defaults are the single configuration benchmarked on NAB; they suit one-minute windows too.
-    In a TOML file (``llmpulse detect --config``) these are the keys of the ``[detector]`` table.
+    The defaults are the configuration leave-one-category-out cross-validation on NAB chose
+    (``python -m benchmarks.nab --cv``); they suit one-minute windows too. In the alert configuration file
+    these are the keys of the ``[anomaly.detector]`` table (the live engine sets ``warmup_points`` and
+    ``direction`` from the rule, and ``cooldown_points`` to 0 unless given: its lifecycle owns incidents).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
