@@ -71,7 +71,7 @@ def replay_series(
             step = ts_ms - previous[0]
         window_end = ts_ms + step
         now[0] = window_end
-        values: dict[str, float | None] = {metric: value, "requests": enough if calls is None else calls}
+        values: dict[str, float | None] = {"requests": enough if calls is None else calls, metric: value}
         metrics = WindowMetrics(ts_ms, window_end, {spec: {_DIMS: values}})
         slot_before = engine.state.detectors.get(key)
         learned_before = slot_before.learned if slot_before is not None else 0

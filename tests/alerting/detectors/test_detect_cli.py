@@ -123,6 +123,14 @@ def test_the_min_requests_gate_reads_a_requests_column(tmp_path: Path) -> None:
     assert any(r["alert"] == "1" for r in rows[900:905])
 
 
+def test_a_series_of_call_counts_is_its_own_requests(tmp_path: Path, series: tuple[Path, list[float]]) -> None:
+    path, _ = series
+    summary = run_detect(path, tmp_path / "out.csv", metric="requests")
+    rows = _read(tmp_path / "out.csv")
+    assert summary["metric"] == "requests" and summary["not_fed"] == 0
+    assert rows[400]["alert"] == "1"  # the value itself is watched, not the stand-in call count
+
+
 def test_bad_values_are_kept_as_rows_but_not_scored(tmp_path: Path) -> None:
     values = [repr(v) for v in noisy(300, seed=4)]
     values[10], values[20], values[30] = "", "nan", "oops"
