@@ -41,7 +41,7 @@ from llmpulse.alerting.detectors import Detection
 Direction = Literal["up", "down", "both"]
 POOLED = 3  # evidence is also pooled over the last 2 and 3 windows (an incident builds up over minutes)
 PAIR_GAP_MS = 180_000  # an earlier window is pooled if it started at most this long before the next one
-TAIL_CALLS = 5  # a percentile is judged only in windows where at least 5 calls lie beyond it
+TAIL_CALLS = 8  # a percentile is judged only in windows where at least 8 calls lie beyond it
 Z_BAND = 3.0  # the "normal band" reported with an alert (and kept while it is open) is level +/- 3 sd
 _SQRT2 = math.sqrt(2.0)
 _TINY = 1e-12
@@ -127,6 +127,7 @@ class RateTest(_Base):
         self.errors_sum = 0.0  # exponentially weighted errors and calls of normal windows
         self.calls_sum = 0.0
         self.dispersion = 1.0  # mean squared Pearson residual of normal windows (>= 1 when used)
+        self._dispersion_sq = 3.0  # mean of its square (3 for a normal residual)
         self._prior_errors = 0.5  # half an error in 100 calls until the series shows its own rate
         self._prior_calls = 100.0
 
@@ -135,11 +136,13 @@ class RateTest(_Base):
 
     def overdispersion(self) -> float:
         """The over-dispersion factor, used only where the data show it: the mean squared Pearson residual
-        less two of its standard errors (it is a chi-square / df, noisy when errors are rare), at least 1."""
+        less two of its standard errors (measured: a squared residual is very skewed when errors are rare, so
+        the mean of a few dozen is often well above 1 by chance), at least 1."""
         n = min(max(self.windows - 5, 0), self.settings.horizon)
         if n < 2:
             return 1.0
-        return max(1.0, self.dispersion - 2.0 * math.sqrt(2.0 / n))
+        spread = max(self._dispersion_sq - self.dispersion**2, 2.0)  # variance of one squared residual
+        return max(1.0, self.dispersion - 2.0 * math.sqrt(spread / n))
 
     def _tails(self, ts_ms: int, errors: float, calls: float) -> tuple[float, float]:
         """(tail, rate) of the most surprising of: this window, this and the previous window."""
@@ -180,7 +183,9 @@ class RateTest(_Base):
         if self.windows >= 5:  # the first windows' rate is too rough to judge their spread by
             pearson = (errors - calls * p0) ** 2 / (calls * p0 * (1 - p0))
             w = max(1.0 / (self.windows - 4), 1.0 / self.settings.horizon)
-            self.dispersion += w * (min(pearson, 25.0) - self.dispersion)
+            pearson = min(pearson, 25.0)
+            self.dispersion += w * (pearson - self.dispersion)
+            self._dispersion_sq += w * (pearson * pearson - self._dispersion_sq)
         self.windows += 1
         self.calls += calls
         decay = 1.0 - 1.0 / self.settings.horizon
@@ -209,79 +214,101 @@ class RateTest(_Base):
 
 
 class LevelTest(_Base):
-    """log(value / exposure) against the series' own level, with variance k / calls (module docstring)."""
+    """log(value / exposure) against the series' own level, with variance k / calls (module docstring).
+
+    An optional covariate (for latency: the log of the window's output tokens per call) explains part of
+    the level: a minute of long generations is slow for a reason. The level is then a regression on it,
+    learned from normal windows (exponentially weighted means, variance and covariance; the slope kept
+    within [0, 1]), and the window is judged by what the covariate does not explain."""
 
     def __init__(self, settings: CountSettings | None = None, direction: Direction = "up") -> None:
         super().__init__(settings, direction)
         self.level = 0.0  # mean log value of normal windows
-        self.per_call_var = 0.0  # k: mean of calls * (log value - level)^2
+        self.per_call_var = 0.0  # k: mean of calls * (log value - expected)^2
+        self.covariate_mean = 0.0
+        self.covariate_var = 0.0
+        self.covariance = 0.0
         self._min_sd = 0.02
 
     def _sd(self, calls: float) -> float:
         return max(math.sqrt(self.per_call_var / max(calls, 1.0)), self._min_sd)
 
-    def _z(self, ts_ms: int, logv: float, calls: float) -> tuple[float, float]:
-        """(z, effect) of the most surprising of: this window, this and the previous window (watched side)."""
-        sign = {"up": 1.0, "down": -1.0, "both": 1.0 if logv >= self.level else -1.0}[self.direction]
-        floor = math.log(self.settings.min_ratio)
-        effect = sign * (logv - self.level)
-        if effect < floor:
-            return 0.0, effect
-        best = effect / self._sd(calls)
-        total, weighted = calls, logv * calls
-        for prev_logv, prev_calls in self._recent(ts_ms):
-            total += prev_calls
-            weighted += prev_logv * prev_calls
-            best = max(best, sign * (weighted / total - self.level) / self._sd(total))
-        return best, effect
+    def slope(self) -> float:
+        if self.windows < 10 or self.covariate_var < 1e-6:
+            return 0.0
+        return min(max(self.covariance / self.covariate_var, 0.0), 1.0)
 
-    def score_one(self, ts_ms: int, value: float, calls: float = 1.0) -> float:
+    def expected_log(self, covariate: float | None) -> float:
+        if covariate is None:
+            return self.level
+        return self.level + self.slope() * (covariate - self.covariate_mean)
+
+    def _z(self, ts_ms: int, residual: float, calls: float) -> float:
+        """z of the most surprising of: this window, pooled with the one or two before (watched side)."""
+        sign = {"up": 1.0, "down": -1.0, "both": 1.0 if residual >= 0 else -1.0}[self.direction]
+        if sign * residual < math.log(self.settings.min_ratio):
+            return 0.0
+        best = sign * residual / self._sd(calls)
+        total, weighted = calls, residual * calls
+        for prev_residual, prev_calls in self._recent(ts_ms):
+            total += prev_calls
+            weighted += prev_residual * prev_calls
+            best = max(best, sign * (weighted / total) / self._sd(total))
+        return best
+
+    def score_one(self, ts_ms: int, value: float, calls: float = 1.0, covariate: float | None = None) -> float:
         if self.warming_up or value <= 0 or calls <= 0:
             return 0.0
-        z, _ = self._z(ts_ms, math.log(value), calls)
+        z = self._z(ts_ms, math.log(value) - self.expected_log(covariate), calls)
         return 1.0 - _upper_tail(z)
 
-    def learn_one(self, ts_ms: int, value: float, calls: float = 1.0) -> None:
+    def learn_one(self, ts_ms: int, value: float, calls: float = 1.0, covariate: float | None = None) -> None:
         if value <= 0 or calls <= 0:
             return
-        self._history.append((ts_ms, math.log(value), calls))
-        self._learn(math.log(value), calls)
+        logv = math.log(value)
+        self._history.append((ts_ms, logv - self.expected_log(covariate), calls))
+        self._learn(logv, calls, covariate)
 
-    def _learn(self, logv: float, calls: float) -> None:
-        if self.windows:
-            limit = 4.0 * self._sd(calls) if self.windows >= self.settings.warmup_windows else math.inf
-            residual = max(-limit, min(limit, logv - self.level))
-        else:
-            residual = logv - self.level
+    def _learn(self, logv: float, calls: float, covariate: float | None) -> None:
+        x = 0.0 if covariate is None else covariate
+        predicted = self.expected_log(covariate)
+        residual = logv - predicted
+        if self.windows >= self.settings.warmup_windows:
+            limit = 4.0 * self._sd(calls)
+            residual = max(-limit, min(limit, residual))
+        y = predicted + residual if self.windows else logv
         self.windows += 1
         self.calls += calls
         w = self._weight()
-        self.level += w * residual
+        dx, dy = x - self.covariate_mean, y - self.level
+        self.covariate_mean += w * dx
+        self.level += w * dy
+        self.covariate_var += w * (dx * (x - self.covariate_mean) - self.covariate_var)
+        self.covariance += w * (dx * (y - self.level) - self.covariance)
         if self.windows > 1:
             self.per_call_var += w * (calls * residual * residual - self.per_call_var)
 
-    def update(self, ts_ms: int, value: float, calls: float = 1.0) -> Detection:
+    def update(self, ts_ms: int, value: float, calls: float = 1.0, covariate: float | None = None) -> Detection:
         warming = self.warming_up
         if value <= 0 or calls <= 0:
             return Detection(0.0, False, None, None, None, warming, None)
         logv = math.log(value)
-        z, _ = self._z(ts_ms, logv, calls) if not warming else (0.0, 0.0)
+        center = self.expected_log(covariate)
+        z = self._z(ts_ms, logv - center, calls) if not warming else 0.0
         flagged = not warming and z >= self.settings.z_alert
-        expected = math.exp(self.level) if self.windows else None
         half = max(Z_BAND * self._sd(calls), math.log(self.settings.min_ratio))
-        lower = math.exp(self.level - half) if self.windows else None
-        upper = math.exp(self.level + half) if self.windows else None
+        known = self.windows > 0
         direction = None
         if flagged:
-            direction = "up" if logv > self.level else "down"
-        if self._after(ts_ms, logv, calls, flagged):
-            self._learn(logv, calls)
+            direction = "up" if logv > center else "down"
+        if self._after(ts_ms, logv - center, calls, flagged):
+            self._learn(logv, calls, covariate)
         return Detection(
             score=0.0 if warming else 1.0 - _upper_tail(z),
             anomalous=flagged,
-            expected=expected,
-            lower=lower,
-            upper=upper,
+            expected=math.exp(center) if known else None,
+            lower=math.exp(center - half) if known else None,
+            upper=math.exp(center + half) if known else None,
             warming_up=warming,
             direction=direction,
         )

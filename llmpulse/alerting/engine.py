@@ -34,6 +34,8 @@ def system_clock() -> int:
 
 
 CountTest = RateTest | LevelTest
+#: latencies that depend on how much is generated: level rules judge them given the output tokens per call
+LENGTH_EXPLAINS = frozenset({"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_avg_ms"})
 
 
 @dataclass
@@ -72,6 +74,9 @@ def needs(config: AlertConfig) -> Needs:
                 series.setdefault(spec, set()).update(arule.metrics)
             if _uses_exposure(arule):
                 series.setdefault(arule.exposure_spec(), set()).add("requests")
+            if arule.detector == "level" and LENGTH_EXPLAINS.intersection(arule.metrics):
+                for spec in arule.specs():
+                    series[spec].add("output_tokens_per_call")
     return Needs({s: frozenset(m) for s, m in series.items()}, spend_specs(config.budget))
 
 
@@ -229,20 +234,25 @@ class AlertEngine:
 
     def _count_inputs(
         self, rule: AnomalyRule, metric: str, values: Values, metrics: WindowMetrics
-    ) -> tuple[float, float, float] | None:
-        """(value fed to the test, calls it stands for, scale back to the metric's units); None: no data."""
+    ) -> tuple[float, float, float, float | None] | None:
+        """(value fed to the test, calls it stands for, scale back to the metric's units, covariate);
+        None: no data, or too few calls for the metric (a percentile needs calls beyond it)."""
         value = values.get(metric)
         requests = values.get("requests") or 0.0
         if value is None or not math.isfinite(value) or requests < METRICS[metric].min_calls(TAIL_CALLS):
             return None
         if requests <= 0:
             return None
+        covariate = None
+        if rule.detector == "level" and metric in LENGTH_EXPLAINS:
+            per_call = values.get("output_tokens_per_call")
+            covariate = math.log1p(per_call) if per_call is not None and math.isfinite(per_call) else None
         if not METRICS[metric].additive or rule.detector != "level":
-            return float(value), float(requests), 1.0
+            return float(value), float(requests), 1.0, covariate
         total = metrics.groups(rule.exposure_spec()).get((), {}).get("requests") or 0.0
         if total <= 0:
             return None
-        return float(value) / total, float(total), float(total)
+        return float(value) / total, float(total), float(total), None
 
     def _count_anomaly(
         self, rule: AnomalyRule, metrics: WindowMetrics, seen: set[str], window: tuple[int, int, int]
@@ -259,11 +269,14 @@ class AlertEngine:
                     key = dedup_key("anomaly", rule.name, metric, dims)
                     ref = SeriesRef("anomaly", rule.name, metric, spec, dims, rule.severity, rule.team)
                     seen.add(key)
-                    fed, calls, scale = inputs
+                    fed, calls, scale, covariate = inputs
                     slot = self._slot(key, rule, spec, dims, metric)
                     test = slot.detector
-                    assert isinstance(test, RateTest | LevelTest)
-                    detection = _scaled(test.update(window[0], fed, calls), scale)
+                    if isinstance(test, LevelTest):
+                        detection = _scaled(test.update(window[0], fed, calls, covariate), scale)
+                    else:
+                        assert isinstance(test, RateTest)
+                        detection = test.update(window[0], fed, calls)
                     slot.learned += 1
                     signal = detection_signal(
                         detection, fed * scale, rule.direction, slot.learned, 0,
@@ -296,8 +309,11 @@ class AlertEngine:
             if inputs is None:
                 return 0
             slot = self._slot(key, rule, spec, dims, metric)
-            assert isinstance(slot.detector, RateTest | LevelTest)
-            slot.detector.learn_one(wm.window_start_ms, inputs[0], inputs[1])
+            if isinstance(slot.detector, LevelTest):
+                slot.detector.learn_one(wm.window_start_ms, inputs[0], inputs[1], inputs[3])
+            else:
+                assert isinstance(slot.detector, RateTest)
+                slot.detector.learn_one(wm.window_start_ms, inputs[0], inputs[1])
         else:
             anomaly = self.config.anomaly
             min_requests = anomaly.min_requests if rule.min_requests is None else rule.min_requests

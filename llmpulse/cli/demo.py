@@ -6,7 +6,7 @@ import argparse
 import shutil
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -19,13 +19,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from llmpulse.alerting.evaluator import read_alerts
 from llmpulse.cli.common import fail, settings_from
+from llmpulse.cli.demo_plan import REPEATS, check, describe, plan
 from llmpulse.clickhouse import queries
 from llmpulse.kafka.config import producer_config
 from llmpulse.kafka.exceptions import KafkaError
 from llmpulse.producers import Monitor
 from llmpulse.producers.malformed import malformed_records
-from llmpulse.producers.workload import ErrorBurst, Incident, LatencySpike, RunawaySpend, Workload
+from llmpulse.producers.workload import Workload
+from llmpulse.schemas.alert import AlertEvent
 from llmpulse.settings import Settings
 from llmpulse.stack import Stack, StackError
 
@@ -41,12 +44,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "and print per-model latency percentiles and per-team cost from "
                                    "ClickHouse.")  # fmt: skip
     p.add_argument("--events", type=int, default=None,
-                   help="events to replay (default: the whole trace; more repeats it, shifted in time)")
+                   help=f"events to replay (default: the trace {REPEATS} times, shifted in time; the first time "
+                        "is history the detectors learn from, the incidents come after it)")
     p.add_argument("--speedup", type=float, default=None,
                    help="replay speed factor (default: whatever makes the replay take about a minute)")
     p.add_argument("--trace", type=Path, default=None,
                    help="a CSV in the Azure trace format TIMESTAMP,ContextTokens,GeneratedTokens")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the workload (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the workload and of the incidents: which model, provider and team they "
+                        "hit, when and how hard (default 0)")
     p.add_argument("--malformed", type=int, default=12, help="malformed records mixed in (default 12)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help=f"where the demo keeps its store (default {DEFAULT_DIR}/data, emptied at start)")
@@ -54,14 +60,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--no-incidents", action="store_true",
                    help="replay without the injected incidents (latency spike, error burst, runaway spend)")
     p.add_argument("--alerts-config", type=Path, default=None,
-                   help="alert rules (TOML; default: the shipped demo rules, llmpulse/data/alerts.demo.toml)")
+                   help="alert rules (TOML; default: the shipped default rules, as a worker without a file)")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     p.set_defaults(func=run)
 
 
-def _replay(settings: Settings, workload: Workload, n: int, speedup: float, malformed: list[bytes],
+def _replay(settings: Settings, workload: Workload, n: int, start_ms: int, speedup: float, malformed: list[bytes],
             console: Console) -> int:  # fmt: skip
-    start_ms = workload.start_ms_ending_now(n)
     monitor = Monitor(settings.kafka_bootstrap, topic=settings.calls_topic)
     raw = Producer(producer_config(settings.kafka_bootstrap or "", settings))
     every = max(n // (len(malformed) + 1), 1)
@@ -91,25 +96,6 @@ def _replay(settings: Settings, workload: Workload, n: int, speedup: float, malf
     return sent
 
 
-def incidents() -> tuple[Incident, ...]:
-    """What the demo breaks, in seconds of event time after the first event of the trace.
-
-    The trace is bursty (from no calls to 600 in a minute), so the detectors need its first 20-odd minutes
-    to see 15 minutes with enough calls per model, provider and team (the demo's warm-up). Then one
-    incident after another, five minutes each, in busy minutes of the trace; its quiet last quarter lets
-    every alert resolve before the replay ends.
-    """
-    return (
-        RunawaySpend(team="growth", start_s=27 * 60, end_s=32 * 60),  # 30% of calls: Sonnet, 10x tokens
-        LatencySpike(model="gpt-4o-mini", start_s=33 * 60, end_s=38 * 60, factor=6.0),
-        ErrorBurst(provider="openai", start_s=38 * 60, end_s=43 * 60, rate=0.5),
-    )
-
-
-def demo_alerts() -> Path:
-    return Path(str(resources.files("llmpulse.data") / "alerts.demo.toml"))
-
-
 def example_prices() -> Path:
     return Path(str(resources.files("llmpulse.data") / "prices.example.toml"))
 
@@ -126,14 +112,16 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args, data_dir=data_dir)
     if settings.prices_file is None:  # the workload's self-hosted model is priced by the example file
         settings = settings.model_copy(update={"prices_file": example_prices()})
-    settings = settings.model_copy(update={"alerts_file": args.alerts_config or demo_alerts()})
+    settings = settings.model_copy(update={"alerts_file": args.alerts_config})  # None: the shipped defaults
     console = Console(stderr=True)
     try:
-        workload = Workload(args.trace, seed=args.seed, incidents=() if args.no_incidents else incidents())
+        demo = plan(args.seed, incidents=not args.no_incidents, trace=args.trace, events=args.events)
     except (OSError, ValueError) as exc:
-        return fail(f"cannot read the trace: {exc}")
-    n = args.events if args.events is not None else len(workload.trace)
-    speedup = args.speedup or max(workload.span_ms(n) / 60_000, 1.0)
+        return fail(f"cannot prepare the replay: {exc}")
+    workload, n = demo.workload, demo.n_events
+    start_ms = workload.start_ms_ending_now(n)
+    injected = describe(demo.incidents, start_ms)
+    speedup = args.speedup or max(workload.span_ms(n) / 90_000, 1.0)
     bad = malformed_records(seed=args.seed, n=args.malformed)
     console.print(f"[bold]llmpulse demo[/]: {n} events over {workload.span_ms(n) / 60_000:.0f} min of trace "
                   f"time, replayed {speedup:.0f}x faster; store in {data_dir}")  # fmt: skip
@@ -143,13 +131,13 @@ def run(args: argparse.Namespace) -> int:
                 settings = settings.model_copy(update={"kafka_bootstrap": stack.start_broker()})
                 stack.start_worker()
                 stack.wait_worker_ready()
-            sent = _replay(settings, workload, n, speedup, [raw for _, raw in bad], console)
+            sent = _replay(settings, workload, n, start_ms, speedup, [raw for _, raw in bad], console)
             with console.status("waiting for the sink to store everything…") as status:
                 stack.wait_caught_up(timeout_s=600, on_progress=lambda lag: status.update(
                     f"waiting for the sink to store everything… {lag} records to go"))  # fmt: skip
             with stack.reader() as store, console.status("waiting for the last windows to be evaluated…"):
                 _wait_alerts_evaluated(store, timeout_s=120)
-                summary = _summary(store, sent, len(bad), data_dir)
+                summary = _summary(store, sent, len(bad), data_dir, injected)
     except (KafkaError, StackError) as exc:
         return fail(str(exc))
     _print(summary)
@@ -175,8 +163,8 @@ def _alerts(store: Any) -> list[dict[str, Any]]:
     rows = store.query(
         "SELECT dedup_key, any(kind), any(metric), any(dimensions), any(severity), any(rule), "
         "minIf(window_start, status = 'firing'), maxIf(window_end, status = 'resolved'), "
-        "countIf(status = 'resolved'), any(summary) FROM llm_alerts FINAL GROUP BY dedup_key "
-        "ORDER BY min(window_start)").rows  # fmt: skip
+        "countIf(status = 'resolved'), anyIf(summary, status = 'firing') FROM llm_alerts FINAL "
+        "GROUP BY dedup_key, started_at ORDER BY min(window_start), dedup_key").rows  # fmt: skip
     out = []
     for key, kind, metric, dims, severity, rule, fired, resolved, n_resolved, summary in rows:
         out.append({"kind": kind, "metric": metric, "dimensions": dict(dims.items() if isinstance(dims, dict)
@@ -186,21 +174,38 @@ def _alerts(store: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _summary(store: Any, sent: int, malformed: int, data_dir: Path) -> dict[str, Any]:
+def _summary(store: Any, sent: int, malformed: int, data_dir: Path, injected: list[dict[str, Any]]) -> dict[str, Any]:
     by_model = queries.p95_by_model(store)
     by_team = queries.cost_by_team(store)
+    transitions: list[AlertEvent] = read_alerts(store)
     return {
         "events_produced": sent,
         "malformed_records": malformed,
         **queries.totals(store),
         "dead_letters_by_reason": queries.dead_letters_by_reason(store),
         "p95_latency_ms_by_model": {r["model"]: _float(r["p95_ms"]) for r in by_model},
+        "incidents": [{k: v for k, v in i.items() if k not in ("start_s", "end_s")} | {
+            "start": _iso(i["start_ms"]), "end": _iso(i["end_ms"])} for i in injected],
         "alerts": _alerts(store),
+        "check": check(injected, transitions),
         "cost_usd_by_team": {r["team"]: float(Decimal(str(r["cost_usd"]))) for r in by_team},
         "models": by_model,
         "teams": by_team,
         "data_dir": str(data_dir.resolve()),
     }
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+def _strength(incident: dict[str, Any]) -> str:
+    s = incident["strength"]
+    if incident["kind"] == "latency_spike":
+        return f"latency x{s['factor']:g}"
+    if incident["kind"] == "error_burst":
+        return f"{s['rate']:.0%} errors ({s['error_type']})"
+    return f"runaway: +{s['share']:.0%} of calls, x{s['token_factor']:g} tokens, {s['model']}"
 
 
 def _print(summary: dict[str, Any]) -> None:
@@ -230,8 +235,20 @@ def _print(summary: dict[str, Any]) -> None:
         resolved = datetime.fromisoformat(a["resolved_at"]).strftime("%H:%M") if a["resolved_at"] else "open"
         alerts.add_row(a["kind"], metric, ", ".join(f"{k}={v}" for k, v in a["dimensions"].items()),
                        fired, resolved)  # fmt: skip
+    incidents = Table(title="Injected incidents (drawn from --seed; UTC)", box=box.SIMPLE_HEAD,
+                      collapse_padding=True, pad_edge=False)  # fmt: skip
+    for col in ("incident", "hits", "from", "to", "alert", "resolved"):
+        incidents.add_column(col, no_wrap=col != "incident")
+    results = summary["check"]["incidents"]
+    for inc, res in zip(summary["incidents"], results, strict=True):
+        fired, back = res["fire_delay_windows"], res["resolve_delay_windows"]
+        incidents.add_row(_strength(inc), f"{inc['dimension']}={inc['value']}", inc["start"][11:16],
+                          inc["end"][11:16], "none" if fired is None else f"+{fired} min",
+                          "no" if back is None else f"+{back} min")  # fmt: skip
     console.print(models)
     console.print(teams)
+    if summary["incidents"]:
+        console.print(incidents)
     console.print(alerts)
     console.print(f"{summary['events_produced']} events sent, {summary['calls_stored']} calls stored, "
                   f"{summary['dead_letters']} dead letters {summary['dead_letters_by_reason']}, "

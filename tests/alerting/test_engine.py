@@ -328,7 +328,8 @@ def test_needs_lists_each_spec_with_its_metrics() -> None:
     assert got.series[BY_TEAM] == frozenset({"cost_usd"})
     assert got.spend == ()
     defaults = needs(default_config())
-    assert defaults.series[BY_MODEL] == {"error_rate", "latency_p50_ms", "latency_p95_ms"}
+    # latency is judged given the output tokens per call (a minute of long generations is slow for a reason)
+    assert defaults.series[BY_MODEL] == {"error_rate", "latency_p50_ms", "latency_p95_ms", "output_tokens_per_call"}
     assert defaults.series[SeriesSpec.of(["provider"])] == {"error_rate"}
     assert defaults.series[BY_TEAM] == {"cost_usd"}
     assert defaults.series[SeriesSpec.of()] == {"requests"}  # team spend is judged against all traffic

@@ -1,0 +1,122 @@
+"""The count-aware tests (error rate as a binomial count, levels with a k / calls variance) and their rules."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from llmpulse.alerting.config import AlertConfigError, default_config, parse_alert_config
+from llmpulse.alerting.counts import TAIL_CALLS, CountSettings, LevelTest, RateTest, binomial_upper_tail
+from llmpulse.alerting.engine import AlertEngine
+from llmpulse.alerting.series import METRICS, SeriesSpec, WindowMetrics
+
+T0 = 1_795_773_600_000
+W = 60_000
+
+
+@pytest.mark.parametrize(("x", "n", "p"), [(1, 10, 0.01), (4, 40, 0.015), (10, 40, 0.015), (30, 1000, 0.02)])
+def test_binomial_tail_is_exact_for_whole_counts(x: int, n: int, p: float) -> None:
+    assert binomial_upper_tail(x, n, p) == pytest.approx(stats.binom.sf(x - 1, n, p), rel=1e-9)
+
+
+def learned_rate_test(rng: np.random.Generator, calls: int = 40, p: float = 0.015, windows: int = 60) -> RateTest:
+    test = RateTest()
+    for i in range(windows):
+        n = int(rng.poisson(calls)) or 1
+        test.learn_one(T0 + i * W, rng.binomial(n, p) / n, n)
+    return test
+
+
+def test_rate_test_pages_on_ten_errors_in_forty_calls_not_on_one_in_twelve() -> None:
+    test = learned_rate_test(np.random.default_rng(1))
+    assert not test.warming_up and test.rate() == pytest.approx(0.015, abs=0.006)
+    ts = T0 + 60 * W
+    assert test.update(ts, 1 / 12, 12).anomalous is False  # 8% of 12 calls is one error: chance
+    burst = test.update(ts + W, 10 / 40, 40)
+    assert burst.anomalous and burst.direction == "up"
+    assert burst.expected is not None and burst.upper is not None and burst.expected < burst.upper < 0.25
+
+
+def test_rate_test_pools_two_windows_when_one_is_not_enough() -> None:
+    test = learned_rate_test(np.random.default_rng(2))
+    ts = T0 + 60 * W
+    first = test.update(ts, 3 / 15, 15)  # 3 errors of 15 calls: suggestive, not enough alone
+    second = test.update(ts + W, 5 / 15, 15)  # 8 of 30 over the two windows: enough
+    assert not first.anomalous and second.anomalous
+    alone = learned_rate_test(np.random.default_rng(2))
+    assert not alone.update(ts + W, 5 / 15, 15).anomalous  # the same window without the one before
+
+
+def test_rate_test_learns_its_own_error_rate_and_its_spread() -> None:
+    # a provider that always runs at 8% errors with bursty (over-dispersed) windows does not page at 12%
+    rng = np.random.default_rng(3)
+    test = RateTest()
+    for i in range(200):
+        n = 60
+        p = float(np.clip(rng.normal(0.08, 0.04), 0, 1))
+        test.learn_one(T0 + i * W, rng.binomial(n, p) / n, n)
+    assert test.overdispersion() > 1.5
+    assert not test.update(T0 + 200 * W, 8 / 60, 60).anomalous
+    assert test.update(T0 + 201 * W, 40 / 60, 60).anomalous
+
+
+def test_level_test_weighs_windows_by_their_calls() -> None:
+    rng = np.random.default_rng(4)
+    test = LevelTest()
+    for i in range(100):
+        n = int(rng.integers(10, 200))
+        test.learn_one(T0 + i * W, 800.0 * float(np.exp(rng.normal(0, 1.0 / np.sqrt(n)))), n)
+    # 1.8x the level: chance in a window of 10 calls, an incident in a window of 200
+    assert not test.update(T0 + 100 * W, 1440.0, 10).anomalous
+    fresh = pickle.loads(pickle.dumps(test))
+    assert fresh.update(T0 + 102 * W, 1440.0, 200).anomalous
+    # below min_ratio (1.5x) nothing pages, however many calls
+    assert not test.update(T0 + 104 * W, 1100.0, 100_000).anomalous
+
+
+def test_warm_up_needs_windows_and_calls() -> None:
+    test = RateTest(CountSettings(warmup_windows=5, warmup_calls=300))
+    for i in range(10):
+        test.learn_one(T0 + i * W, 0.0, 20)  # 10 windows, 200 calls
+    assert test.warming_up
+    assert not test.update(T0 + 10 * W, 0.9, 20).anomalous
+
+
+def test_percentiles_need_calls_beyond_them() -> None:
+    assert METRICS["latency_p50_ms"].min_calls(5) == 10
+    assert METRICS["latency_p95_ms"].min_calls(5) == 100
+    assert METRICS["error_rate"].min_calls(5) == 1
+    assert METRICS["latency_p95_ms"].min_calls(TAIL_CALLS) == 20 * TAIL_CALLS
+
+
+BUSY = 20.0 * TAIL_CALLS + 40.0  # calls in a window whose p95 is judged
+
+
+def _window(i: int, p95: float, calls: float) -> WindowMetrics:
+    wm = WindowMetrics(T0 + i * W, T0 + (i + 1) * W)
+    wm.series[SeriesSpec.of(["model"])] = {(("model", "m"),): {"requests": calls, "latency_p95_ms": p95}}
+    return wm
+
+
+def test_a_p95_of_few_calls_is_not_judged_by_the_default_rules() -> None:
+    engine = AlertEngine(default_config())
+    rng = np.random.default_rng(5)
+    for i in range(40):
+        wm = _window(i, 2000.0 * float(np.exp(rng.normal(0, 0.05))), BUSY)
+        assert engine.on_window(wm.window_start_ms, wm.window_end_ms, wm) == []
+    few = _window(40, 60_000.0, 40.0)  # two timeouts among 40 calls are their p95
+    assert engine.on_window(few.window_start_ms, few.window_end_ms, few) == []
+    many = _window(41, 60_000.0, BUSY)
+    events = engine.on_window(many.window_start_ms, many.window_end_ms, many)
+    assert [(e.kind, e.metric, e.status) for e in events] == [("anomaly", "latency_p95_ms", "firing")]
+    assert events[0].expected == pytest.approx(2000.0, rel=0.05) and "expected about" in events[0].summary
+
+
+def test_rules_check_their_detector_and_metrics() -> None:
+    with pytest.raises(AlertConfigError, match="'rate' tests error counts"):
+        parse_alert_config('[[anomaly.rule]]\nname = "x"\ndetector = "rate"\nmetrics = ["latency_p50_ms"]\n')
+    with pytest.raises(AlertConfigError, match="min_ratio applies"):
+        parse_alert_config('[[anomaly.rule]]\nname = "x"\nmetrics = ["cost_usd"]\nmin_ratio = 2.0\n')
