@@ -125,7 +125,13 @@ def serve(home: Path, port: int) -> subprocess.Popen[bytes]:
                              "--with-threads"], env=superset_env(home), start_new_session=True)  # fmt: skip
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even when started in the background
+    signal.signal(signal.SIGTERM, _interrupt)  # stop Superset and the endpoint this started
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="the embedded store (default: .llmpulse/data when `llmpulse up` runs, "
