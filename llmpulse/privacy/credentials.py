@@ -67,7 +67,7 @@ _NAME_TAIL = re.compile(r"[A-Za-z0-9_-]{0,64}", _A)
 _NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", _A)
 # Values are capped at 1,024 characters: the tails are matched at many positions, and an
 # unbounded value would make a long run of "password=password=…" quadratic.
-_ASSIGNED_VALUE = re.compile(r"[\"']?\s*(?::=|=>|[:=])\s*[\"'`]?([^\s\"'`,;&)}\]]{8,1024})")
+_ASSIGNED_VALUE = re.compile(r"\s?[\"']?\s*(?::=|=>|[:=])\s*[\"'`]?([^\s\"'`,;&)}\]]{8,1024})")
 # Every trigger word of the assignment and prose rules contains one of these (lower case).
 _SECRET_WORD = re.compile(
     "pass|secret|token|key|pwd|credential|senha|contrase|clave|chiave|cl\u00e9|kennwort|wachtwoord"

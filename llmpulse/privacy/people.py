@@ -174,6 +174,7 @@ _LONE_CUES = frozenset(
      "congratulate", "with", "to", "from", "for", "and", "by", "frag", "sag", "schreib", "mit", "für", "von",
      "à", "avec", "pour", "de", "a", "con", "para", "per", "met", "voor", "van"}
 )  # fmt: skip
+_PREFIX_SPLIT = re.compile(r"[\s\"{}\[\]:;,=()<>]+")
 _PUNCTUATION = ".,:;!?\"'()[]{}<>-=\u2019\u201c\u201d"
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
 _LOWER = "a-zß-öø-ÿā-ž"
@@ -346,7 +347,7 @@ class NameFinder:
                 return Entity(PERSON, start, initial.end())  # "Sarah K."
         prefix = text[max(0, start - 40) : start]
         stripped = prefix.rstrip()
-        words = [w for w in (t.strip(_PUNCTUATION) for t in stripped.lower().split()[-5:]) if w][-4:]
+        words = [w for w in (t.strip(_PUNCTUATION) for t in _PREFIX_SPLIT.split(stripped.lower())[-6:]) if w][-4:]
         previous = words[-1] if words else ""
         if " ".join(k for k in keys if k not in _PARTICLES) in _NOT_PEOPLE or f"{previous} {first}" in _NOT_PEOPLE:
             return None
@@ -362,9 +363,8 @@ class NameFinder:
             return Entity(PERSON, start, end)
         if len(run) == 2 and known_first and keys[1] not in _PLACES and keys[1] not in _PLACE_PREFIXES:
             return Entity(PERSON, start, end)  # a known given name and any capitalised word: "Priya Raghunathan"
-        alone_on_its_line = text[start - 1 : start] in ("", "\n") and text[end : end + 1] in ("", "\n")
-        if 2 <= len(run) <= 3 and first in given and alone_on_its_line:
-            return Entity(PERSON, start, end)  # a name line of an address block or a signature
+        if 2 <= len(run) <= 3 and first in given and text[end : end + 1] in ("", "\n", '"'):
+            return Entity(PERSON, start, end)  # a name ending its line: an address block, a signature
         if len(run) >= 2 and first in given:
             surname = _is_surname(last, surnames)
             particle = any(k in _PARTICLES or (len(k) == 2 and k[1] == ".") for k in keys)  # "de", "J."

@@ -138,24 +138,41 @@ class Redactor:
 
     def redact(self, text: str) -> RedactionResult:
         """``text`` with each detected value replaced by ``<TYPE>``, and the counts per type."""
-        entities = self.detect(text)
-        if not entities:
-            return RedactionResult(text, {})
-        pieces: list[str] = []
-        counts: dict[str, int] = {}
-        position = 0
-        for entity in entities:
-            pieces.append(text[position : entity.start])
-            pieces.append(f"<{entity.type}>")
-            counts[entity.type] = counts.get(entity.type, 0) + 1
-            position = entity.end
-        pieces.append(text[position:])
-        return RedactionResult("".join(pieces), counts)
+        return _replace(text, self.detect(text))
 
     def redact_bytes(self, data: bytes) -> tuple[bytes, dict[str, int]]:
-        """Redact a raw payload (say, a dead-letter record); invalid UTF-8 becomes U+FFFD."""
-        result = self.redact(data.decode("utf-8", errors="replace"))
+        """Redact a raw payload (say, a dead-letter record); invalid UTF-8 becomes U+FFFD. Payloads are often
+        JSON, where a text's line breaks and quotes are escapes (``\\n``, ``\\"``): the text is also read with
+        each escape turned into the character it stands for and a space (offsets unchanged), so that a name at
+        the start or end of an escaped line is seen as one."""
+        text = data.decode("utf-8", errors="replace")
+        entities = self.detect(text)
+        if "\\" in text:
+            unescaped = _JSON_ESCAPE.sub(lambda m: _JSON_ESCAPES[m.group(1)], text)
+            entities = resolve_overlaps(entities + self.detect(unescaped))
+        result = _replace(text, entities)
         return result.text.encode("utf-8"), result.counts
+
+
+# an escape and what stands in for it, of the same length: a line break ends the line where the escape
+# starts; a quote stays where it is written
+_JSON_ESCAPES = {"n": "\n ", "t": "\t ", "r": "\r ", '"': ' "', "\\": "  ", "/": " /"}
+_JSON_ESCAPE = re.compile(r'\\([ntr"\\/])')
+
+
+def _replace(text: str, entities: list[Entity]) -> RedactionResult:
+    if not entities:
+        return RedactionResult(text, {})
+    pieces: list[str] = []
+    counts: dict[str, int] = {}
+    position = 0
+    for entity in entities:
+        pieces.append(text[position : entity.start])
+        pieces.append(f"<{entity.type}>")
+        counts[entity.type] = counts.get(entity.type, 0) + 1
+        position = entity.end
+    pieces.append(text[position:])
+    return RedactionResult("".join(pieces), counts)
 
 
 @lru_cache(maxsize=1)

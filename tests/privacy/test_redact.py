@@ -6,6 +6,7 @@ import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import orjson
 import pytest
 
 from benchmarks.pii_bench import load_corpus, score
@@ -76,6 +77,19 @@ def test_no_labelled_value_survives_redaction() -> None:
             value = row["text"][entity["start"] : entity["end"]]
             if value in redacted:
                 leaks.append((entity["type"], value))
+    assert leaks == []
+
+
+def test_no_labelled_value_survives_in_json_payloads() -> None:
+    """Dead letters keep the raw record: the corpus texts JSON-escaped (line breaks and quotes as escapes)."""
+    redactor = Redactor()
+    leaks = []
+    for row in CORPUS:
+        text = row["text"]
+        values = [text[e["start"] : e["end"]] for e in row["entities"]]
+        for payload in (orjson.dumps({"prompt": text, "input_tokens": -1}), b'{"truncated": "' + text.encode()):
+            redacted = redactor.redact_bytes(payload)[0].decode("utf-8")
+            leaks.extend(value for value in values if len(value) >= 6 and value in redacted)
     assert leaks == []
 
 
