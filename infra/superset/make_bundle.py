@@ -197,8 +197,10 @@ def table(title: str, ds: Dataset, groupby: list[str], metrics: list[str], *, so
 
 
 def raw_table(title: str, ds: Dataset, columns: list[str], order: str, *, width: int = 12,
-              filters: list[dict[str, Any]] = ()) -> Chart:  # type: ignore[assignment]  # fmt: skip
-    params = {"query_mode": "raw", "all_columns": columns, "groupby": [], "metrics": [], "percent_metrics": [],
+              filters: list[dict[str, Any]] = (),  # type: ignore[assignment]
+              formats: dict[str, str] | None = None) -> Chart:  # fmt: skip
+    params = {"column_config": {c: {"d3NumberFormat": f} for c, f in (formats or {}).items()},
+              "query_mode": "raw", "all_columns": columns, "groupby": [], "metrics": [], "percent_metrics": [],
               "order_by_cols": [f'["{order}", false]'], "adhoc_filters": [time_filter(ds), *filters],
               "row_limit": 1000, "server_page_length": 10, "table_timestamp_format": "%Y-%m-%d %H:%M",
               "show_cell_bars": False}  # fmt: skip
@@ -259,7 +261,8 @@ DASHBOARDS = [
                sort="spend_usd", limit=20),
          raw_table("Budget burn against limits", BUDGETS,
                    ["budget", "subject", "metric", "spent_usd", "limit_usd", "burn", "projected_usd", "as_of"],
-                   "burn", width=6)],
+                   "burn", width=6, formats={"spent_usd": "$,.2f", "limit_usd": "$,.2f", "burn": ".0%",
+                                             "projected_usd": "$,.2f"})],
         [categorical_bar("Unpriced calls by model", ROLLUPS, "model", ["unpriced_calls"], width=12)],
     ], ["team", "app", "model", "provider"]),
     Dashboard("LLM Alerts", "llmpulse-alerts", [
