@@ -10,7 +10,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -54,6 +57,23 @@ class _Completions:
         return iter([*self._chunks, self._usage] if usage else self._chunks)
 
 
+@contextmanager
+def _offline_monitor(topic: str, buffer_events: int) -> Iterator[Monitor]:
+    """A real Monitor whose events stay in its buffer (nothing listens at its address): the caller's side only,
+    without its connection warnings in the benchmark's output."""
+    quiet = logging.getLogger("llmpulse.producers.monitor")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    monitor = Monitor("127.0.0.1:9", topic=topic, buffer_events=buffer_events, client_config={"log_level": 0})
+    try:
+        yield monitor
+    finally:
+        try:
+            monitor.close(timeout_s=0.1)
+        finally:
+            quiet.setLevel(level)
+
+
 def _median_us(n: int, call: Any) -> float:
     times = np.empty(n)
     for i in range(n):
@@ -73,8 +93,7 @@ def instrument_overhead_us(n: int = 20_000) -> dict[str, Any]:
 
     from llmpulse.producers.instrument import instrument_openai
 
-    monitor = Monitor("127.0.0.1:9", topic="bench.instrument", buffer_events=4 * n + 1_000)
-    try:
+    with _offline_monitor("bench.instrument", 4 * n + 1_000) as monitor:
         plain = SimpleNamespace(chat=SimpleNamespace(completions=_Completions()), embeddings=_Completions())
         measured = SimpleNamespace(chat=SimpleNamespace(completions=_Completions()), embeddings=_Completions())
         instrument_openai(measured, monitor, app="bench", team="perf", feature="answer")
@@ -93,8 +112,6 @@ def instrument_overhead_us(n: int = 20_000) -> dict[str, Any]:
             "instrument_overhead_stream_us": round(_median_us(n, stream(measured)) - _median_us(n, stream(plain)), 2),
             "instrument_events_recorded": monitor.stats()["recorded"],
         }
-    finally:
-        monitor.close(timeout_s=0.1)
 
 
 def _spans(n: int, start_ns: int) -> list[dict[str, Any]]:
@@ -127,10 +144,9 @@ def otlp_spans_per_s(requests: int = 200, spans_per_request: int = 100) -> dict[
     message = ExportTraceServiceRequest()
     ParseDict(_as_proto_json(export), message)
     as_proto = message.SerializeToString()
-    monitor = Monitor("127.0.0.1:9", topic="bench.otlp", buffer_events=2 * requests * spans_per_request + 1)
-    receiver = Receiver(monitor)
     out: dict[str, Any] = {}
-    try:
+    with _offline_monitor("bench.otlp", 2 * requests * spans_per_request + 1) as monitor:
+        receiver = Receiver(monitor)
         for name, body, content_type in (("protobuf", as_proto, "application/x-protobuf"),
                                          ("json", as_json, "application/json")):  # fmt: skip
             start = time.perf_counter()
@@ -139,8 +155,6 @@ def otlp_spans_per_s(requests: int = 200, spans_per_request: int = 100) -> dict[
                 assert status == 200
             out[f"otlp_spans_per_s_{name}"] = round(requests * spans_per_request / (time.perf_counter() - start))
         out["otlp_calls_sent"] = receiver.counts["calls_sent"]
-    finally:
-        monitor.close(timeout_s=0.1)
     return out
 
 

@@ -14,7 +14,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from llmpulse.bench import accuracy, pipeline, producer, queries, soak, traffic
+from llmpulse.bench import accuracy, integrations, pipeline, producer, queries, soak, traffic
 from llmpulse.cli.common import fail
 from llmpulse.cli.demo import example_prices
 from llmpulse.kafka.exceptions import KafkaError
@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "warm; then end-to-end events/s over --windows one-minute windows with alert "
                                    "evaluation on, the decode ceiling, the same with text capture and PII "
                                    "redaction, producer costs (record, LLMCallEvent + record, track; broker "
-                                   "down with drops), rollup quantile error, worker peak RSS, an optional soak "
+                                   "down with drops), SDK instrumentation overhead and OTLP ingestion spans/s, "
+                                   "rollup quantile error, worker peak RSS, an optional soak "
                                    "and dashboard query latency on a store of --query-calls calls (built once, "
                                    "kept in --dir). Prints a table; --json adds one JSON object as the last "
                                    "line. Exits 1 when the soak's lag grows.")  # fmt: skip
@@ -83,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         start_ms = events[0]["ts_ms"]
         with console.status("measuring the producer (record, LLMCallEvent + record, track; broker down)…"):
             result.update(producer.measure(events[: args.producer_events], "bench.producer"))
+        with console.status("measuring the integrations (SDK instrumentation per call, OTLP spans/s)…"):
+            result.update(integrations.measure())
         history = args.history_windows if args.history_windows is not None else pipeline.warmup_windows(settings) + 5
         per_window = max(args.events // max(args.windows, 1), 1)
         warm_end = start_ms - start_ms % traffic.WINDOW_MS  # the warm-up events fill the window before
