@@ -1,0 +1,41 @@
+"""Speed work must not change a detection: the outputs recorded from the rules before it are reproduced exactly
+(every corpus text, generated long texts of every kind, identity values with and without a key)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from tests.privacy.equivalence_inputs import FIXTURE, identity_values, outputs, texts
+
+
+@pytest.fixture(scope="module")
+def recorded_and_now() -> tuple[dict, dict]:  # type: ignore[type-arg]
+    recorded = json.loads(gzip.decompress(FIXTURE.read_bytes()))
+    return recorded, outputs()
+
+
+def test_the_inputs_are_the_recorded_ones(recorded_and_now: tuple[dict, dict]) -> None:  # type: ignore[type-arg]
+    recorded, now = recorded_and_now
+    assert len(recorded["texts"]) == len(texts()) > 800
+    assert [r["input"] for r in recorded["texts"]] == [r["input"] for r in now["texts"]]
+    assert [r[1] for r in recorded["ids"]] == [r[1] for r in now["ids"]]
+    assert len(identity_values()) > 1000
+    # the fixture is not trivial: it has PII of many types and texts without any
+    types = {e[0] for r in recorded["texts"] for e in r["entities"]}
+    assert len(types) >= 10 and any(not r["entities"] for r in recorded["texts"])
+    assert any(r[2][1] for r in recorded["ids"]) and any(not r[2][1] for r in recorded["ids"])
+
+
+def test_every_text_is_redacted_exactly_as_recorded(recorded_and_now: tuple[dict, dict]) -> None:  # type: ignore[type-arg]
+    recorded, now = recorded_and_now
+    differing = [i for i, (a, b) in enumerate(zip(recorded["texts"], now["texts"], strict=True)) if a != b]
+    assert not differing, f"{len(differing)} texts redacted differently, first at index {differing[:5]}"
+
+
+def test_every_identity_value_gets_the_recorded_verdict(recorded_and_now: tuple[dict, dict]) -> None:  # type: ignore[type-arg]
+    recorded, now = recorded_and_now
+    differing = [(a, b) for a, b in zip(recorded["ids"], now["ids"], strict=True) if a != b]
+    assert not differing, f"{len(differing)} ids differ, first: {differing[:3]}"
