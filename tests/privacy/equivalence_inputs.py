@@ -65,7 +65,8 @@ _CODE = [
     "for i in range(0, 1024, 16):\n    chunk = buffer[i : i + 16]\n    checksum ^= int.from_bytes(chunk, 'big')\n",
     "SELECT user_id, count(*) AS calls FROM llm_calls WHERE ts > now() - INTERVAL 1 DAY GROUP BY user_id;\n",
     "const client = new Client({ host: 'localhost', port: 9092, retries: 5, timeoutMs: 30000 });\n",
-    "class Account:\n    def __init__(self, owner, balance=0):\n        self.owner = owner\n        self.balance = balance\n",
+    "class Account:\n    def __init__(self, owner, balance=0):\n"
+    "        self.owner = owner\n        self.balance = balance\n",
     "if (response.status === 429) { await sleep(2 ** attempt * 100); continue; }\n",
     "export DATABASE_URL=postgres://app@db.internal:5432/app\nexport WORKERS=8\n",
 ]
