@@ -457,7 +457,7 @@ _STREET_SUFFIXES = (*_GERMANIC_SUFFIX.replace("\\.", ".").split("|"), "str")
 def _has_street_word(text: str) -> bool:
     """A street word ("Street", "rue", "Calle"), a capitalised word with a street ending ("Hauptstraße",
     "Keizersgracht"), or a postcode and city after a comma: only then are the street patterns tried."""
-    for token in text.split():
+    for token in set(text.split()):  # each distinct token once: the answer does not depend on the order
         word = token.strip(".,;:()\"'")
         lowered = word.lower()
         if lowered in _STREET_WORDS or (word[:1].isupper() and lowered.endswith(_STREET_SUFFIXES)):

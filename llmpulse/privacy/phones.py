@@ -62,6 +62,7 @@ _NOT_PHONE_SHAPES = re.compile(
     r"|\d{3}-\d{2}-\d{4})$"  # SSN
 )
 _DELETE_DIGITS = str.maketrans("", "", "0123456789")
+_SEPARATORS = frozenset(" .-/()")
 _LEADING_GROUP = re.compile(r"^\d{1,3} (?=\S)")
 _TRAILING_GROUP = re.compile(r"(?<=\S) \d{1,3}$")
 _TRAILING_BRACKET = re.compile(r"(?<=\d) \([^)]*$")
@@ -149,19 +150,20 @@ def _after_id_word(before: str) -> bool:
 
 def _shape_ok(value: str, before: str) -> bool:
     """Cheap checks before libphonenumber: length, brackets, dates, amounts, id words."""
-    digits = sum(c.isdigit() for c in value)
+    digits = len(value) - len(value.translate(_DELETE_DIGITS))  # value comes from the ASCII candidate
     if not 7 <= digits <= 15 or value.count("(") != value.count(")") or value.endswith("("):
         return False
     if value.startswith(("+", "00", "(+")):
         return True
+    phone_word = _PHONE_WORD.search(before) is not None
+    if not phone_word and _SEPARATORS.isdisjoint(value):
+        return False  # a bare digit run needs a phone word (checked first: the cheapest reason to say no)
     if _after_id_word(before):
         return False
     if _DATE_DMY.match(value) or _DATE_YMD.match(value):
         return False
-    phone_word = _PHONE_WORD.search(before) is not None
-    if _NOT_PHONE_SHAPES.match(value) and not phone_word:  # "612 345 678" after "móvil" is a phone
-        return False
-    return phone_word or any(c in value for c in " .-/()")
+    # "612 345 678" after "móvil" is a phone
+    return not (_NOT_PHONE_SHAPES.match(value) and not phone_word)
 
 
 class PhoneFinder:
