@@ -27,8 +27,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from llmpulse.privacy.credentials import _KEY_PREFIX, _SECRET_WORD
+from llmpulse.privacy.documents import _BIRTH_HINT, _PASSPORT_GATE
 from llmpulse.privacy.phones import DEFAULT_PHONE_REGIONS, is_phone_number
-from llmpulse.privacy.redact import Redactor, default_redactor
+from llmpulse.privacy.redact import _NUMERIC, Redactor, default_redactor
 from llmpulse.settings import Settings
 
 #: the identity fields of a call event that PII detection applies to
@@ -40,6 +42,26 @@ _CACHE_LIMIT = 100_000
 # An e-mail address inside an id ("sess-jane@acme.io-1"): looser than in text, where "-1" after the
 # domain would make it something else.
 _ID_EMAIL = re.compile(r"[^\s@<>]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+# Small letters, digits, "-" and "_" only: no "@" (e-mail), no ":" (IPv6), no "." (IPv4), no space (every
+# address pattern, name cue and small-letter introduction needs one), no capital (names, JWTs, AWS keys).
+_PLAIN_ID = re.compile(r"[a-z0-9_-]{1,64}", re.ASCII)
+
+
+def cannot_hold_pii(value: str) -> bool:
+    """``value`` is a plain id that no recognizer can find anything in: the same gates ``Redactor.detect`` and
+    the recognizers use say no (no digit run or id shape, no provider-key prefix, no secret, birth or passport
+    word, no "--" flag), so the answer equals a full detection's, without running one."""
+    return (
+        _PLAIN_ID.fullmatch(value) is not None
+        and _NUMERIC.search(value) is None
+        and "--" not in value
+        and _KEY_PREFIX.search(value) is None
+        and _SECRET_WORD.search(value) is None
+        and _BIRTH_HINT.search(value) is None
+        and _PASSPORT_GATE.search(value) is None
+    )
 
 
 def hash_id(key: bytes, value: str) -> str:
@@ -97,6 +119,8 @@ class IdentityCleaner:
         return _ID_EMAIL.sub("<EMAIL>", redacted) if "@" in redacted else redacted, found
 
     def _detections(self, value: str) -> int:
+        if cannot_hold_pii(value):
+            return 0
         count = len(self._redactor.detect(value))
         if count == 0 and (
             ("@" in value and _ID_EMAIL.search(value)) or is_phone_number(value.strip(), self.phone_regions)

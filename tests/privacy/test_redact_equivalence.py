@@ -39,3 +39,26 @@ def test_every_identity_value_gets_the_recorded_verdict(recorded_and_now: tuple[
     recorded, now = recorded_and_now
     differing = [(a, b) for a, b in zip(recorded["ids"], now["ids"], strict=True) if a != b]
     assert not differing, f"{len(differing)} ids differ, first: {differing[:3]}"
+
+
+def test_the_identity_shortcut_only_skips_values_where_detection_finds_nothing() -> None:
+    import random
+    import string
+
+    from llmpulse.privacy.identity import cannot_hold_pii
+    from llmpulse.privacy.redact import default_redactor
+
+    redactor = default_redactor()
+    rng = random.Random(3)
+    pieces = [*string.ascii_lowercase, *string.digits, "-", "_", "user", "sess", "sk-", "hf_", "ghp_", "glpat-",
+              "xoxb-", "dob", "born", "nato", "pass", "key", "john", "smith", "st", "rue", "12", "--"]  # fmt: skip
+    skipped = 0
+    for _ in range(5000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))[:64]
+        if cannot_hold_pii(value):
+            skipped += 1
+            assert redactor.detect(value) == [], value
+    assert skipped > 1000
+    for risky in ("sk-abcdefghijklmnopqrstuvwxyz", "dob-4-7-85", "born-5-jan-1990", "4155550132", "jan@x.io",
+                  "John", "fe80::1", "passport-c01x00t47", "user-1234567", "my name is tom"):  # fmt: skip
+        assert not cannot_hold_pii(risky), risky
