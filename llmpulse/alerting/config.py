@@ -192,7 +192,8 @@ def _default_anomaly_rules() -> list[AnomalyRule]:
       are judged as a binomial count against the series' own rate, so 4 errors in 40 calls can page and
       1 in 12 does not; it pages at twice the usual rate and at least one percentage point more;
     - p50 and p95 latency per model, against the model's own level (multi-second latencies are normal
-      for some models and slow for others: no absolute threshold), at 1.5x the level or more;
+      for some models and slow for others: no absolute threshold), at 1.6x the level or more, judged given
+      the window's output tokens per call;
     - spend per team relative to all traffic in the window (a burst of ordinary traffic is not a spend
       anomaly, a team spending twice its usual share of it is).
     """
@@ -240,7 +241,10 @@ class AnomalyConfig(_Strict):
         description="warm start: a new evaluator or a new rule first learns this much of the stored rollups",
     )
     count_z: float = Field(
-        default=5.0, gt=0.0, description="rate/level: flag at a tail probability of this many standard deviations"
+        default=5.0, gt=0.0, description="rate: flag at a tail probability of this many standard deviations"
+    )
+    level_z: float = Field(
+        default=4.5, gt=0.0, description="level: flag at this many standard deviations above the level"
     )
     count_warmup_windows: int = Field(
         default=20, ge=0, description="rate/level: normal windows with calls learned before alerting"

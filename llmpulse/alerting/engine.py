@@ -223,9 +223,9 @@ class AlertEngine:
 
     def _count_settings(self, rule: AnomalyRule) -> CountSettings:
         anomaly = self.config.anomaly
-        kind_ratio = 2.0 if rule.detector == "rate" else 1.5
+        kind_ratio = 2.0 if rule.detector == "rate" else 1.6
         return CountSettings(
-            z_alert=anomaly.count_z,
+            z_alert=anomaly.count_z if rule.detector == "rate" else anomaly.level_z,
             min_ratio=rule.min_ratio or kind_ratio,
             warmup_windows=anomaly.count_warmup_windows if rule.warmup_windows is None else rule.warmup_windows,
             warmup_calls=anomaly.count_warmup_calls,

@@ -120,3 +120,4 @@ def test_rules_check_their_detector_and_metrics() -> None:
         parse_alert_config('[[anomaly.rule]]\nname = "x"\ndetector = "rate"\nmetrics = ["latency_p50_ms"]\n')
     with pytest.raises(AlertConfigError, match="min_ratio applies"):
         parse_alert_config('[[anomaly.rule]]\nname = "x"\nmetrics = ["cost_usd"]\nmin_ratio = 2.0\n')
+
