@@ -17,7 +17,11 @@ ids without PII, and text with PII.
 
 Rows: ``{"text", "entities": [{"type", "start", "end"}], "tags": [language, format/category, ...]}``.
 
-    .venv/bin/python -m benchmarks.pii_bench [--rounds N] [--show-errors] [--no-cv]
+    .venv/bin/python -m benchmarks.pii_bench [--rounds N] [--show-errors] [--no-cv] [--speed-only]
+
+``--speed-only`` prints only the speed figures, which also cover 8 KB generated texts of each kind (prose in
+five languages, chat, code, logs, number-heavy CSV, JSON; no PII) and the identity check per distinct id
+(uncached; the ids of ``tests/privacy/equivalence_inputs.py``: UUIDs, hex, ``user-123``, e-mails, phones, names).
 """
 
 from __future__ import annotations
@@ -193,6 +197,43 @@ def cross_validated(rows: list[dict[str, Any]], choices: Sequence[int], folds: i
     return {"folds": folds, "names_per_country_chosen": chosen, **summary(total)}
 
 
+def microseconds_per_kb_long(redactor: Redactor, rounds: int) -> dict[str, float]:
+    """CPU time per KB on generated 8 KB texts without PII, per kind."""
+    from tests.privacy.equivalence_inputs import long_text
+
+    rng = random.Random(8)
+    kinds = {"prose": ("en", "de", "nl", "fr", "es"), "chat": ("chat",), "code": ("code",), "logs": ("log",),
+             "numbers": ("numbers",), "json": ("json",)}  # fmt: skip
+    figures: dict[str, float] = {}
+    for name, languages in kinds.items():
+        texts = [long_text(rng, kind, []) for kind in languages for _ in range(max(1, 10 // len(languages)))]
+        kilobytes = sum(len(t.encode("utf-8")) for t in texts) / 1024
+        best = float("inf")
+        for _ in range(rounds):
+            started = time.process_time()
+            for text in texts:
+                redactor.redact(text)
+            best = min(best, time.process_time() - started)
+        figures[name] = round(best / kilobytes * 1e6, 1)
+    return figures
+
+
+def microseconds_per_id(rounds: int) -> dict[str, float]:
+    """CPU time of the identity check per distinct id (a new cleaner each round: nothing cached)."""
+    from llmpulse.privacy.identity import IdentityCleaner
+    from tests.privacy.equivalence_inputs import identity_values
+
+    values = list(dict.fromkeys(identity_values()))
+    best = float("inf")
+    for _ in range(rounds):
+        cleaner = IdentityCleaner()
+        started = time.process_time()
+        for value in values:
+            cleaner.clean("user_id", value)
+        best = min(best, time.process_time() - started)
+    return {"distinct_ids": len(values), "us_per_id": round(best / len(values) * 1e6, 2)}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS)
@@ -200,7 +241,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--show-errors", action="store_true", help="list the training corpus' misses")
     parser.add_argument("--no-cv", action="store_true")
+    parser.add_argument("--speed-only", action="store_true", help="only the speed figures")
     args = parser.parse_args(argv)
+    if args.speed_only:
+        speed_rows = load_corpus(args.corpus)
+        fast = Redactor()
+        print(json.dumps({
+            "us_per_kb": {
+                "prose_without_pii": microseconds_per_kb(fast, [r["text"] for r in speed_rows if not r["entities"]
+                                                                and "neg_plain" in r.get("tags", [])], args.rounds),
+                "numbers_and_ids_without_pii": microseconds_per_kb(
+                    fast, [r["text"] for r in speed_rows if not r["entities"]
+                           and "neg_plain" not in r.get("tags", [])], args.rounds),
+                "with_pii": microseconds_per_kb(fast, [r["text"] for r in speed_rows if r["entities"]], args.rounds),
+            },
+            "us_per_kb_8kb_texts": microseconds_per_kb_long(fast, args.rounds),
+            "identity": microseconds_per_id(args.rounds),
+        }, indent=2))  # fmt: skip
+        return
 
     rows = load_corpus(args.corpus)
     redactor = Redactor()

@@ -103,7 +103,7 @@ def _json_blob(rng: random.Random, pii: list[str]) -> str:
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 
-def _long_text(rng: random.Random, kind: str, pii: list[str], size: int = 8192) -> str:
+def long_text(rng: random.Random, kind: str, pii: list[str], size: int = 8192) -> str:
     parts: list[str] = []
     length = 0
     while length < size:
@@ -141,7 +141,7 @@ def texts() -> list[str]:
     for kind in kinds:
         for with_pii in (False, True):
             for _ in range(3):
-                out.append(_long_text(rng, kind, rng.sample(corpus, 40) if with_pii else []))
+                out.append(long_text(rng, kind, rng.sample(corpus, 40) if with_pii else []))
     # concatenations of corpus texts (dense PII, mixed languages and formats)
     for _ in range(20):
         out.append("\n".join(rng.sample(corpus, 30)))
