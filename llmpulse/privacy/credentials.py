@@ -43,9 +43,10 @@ _KEY_PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
     (("hf_",), re.compile(r"hf_(?<![\w-]hf_)[A-Za-z0-9]{30,}(?![\w-])", _A)),
 )  # fmt: skip
 
-# Any provider prefix at all: one search instead of a dozen substring tests for most texts.
+# Any provider prefix at all: one search instead of a dozen substring tests for most texts. Every branch
+# starts with a letter, so the engine scans for those letters.
 _KEY_PREFIX = re.compile(
-    r"sk-|[sr]k_(?:live|test)_|A(?:KIA|SIA|BIA|CCA|IDA|ROA|IPA|NPA|NVA|GPA)|gh[pousr]_|github_pat_|glpat-"
+    r"sk-|sk_(?:live|test)_|rk_(?:live|test)_|A(?:KIA|SIA|BIA|CCA|IDA|ROA|IPA|NPA|NVA|GPA)|gh[pousr]_|github_pat_|glpat-"
     r"|xox[abposr]-|AIza|hf_"
 )
 _BEARER = re.compile(r"[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)", _A)

@@ -27,7 +27,13 @@ from llmpulse.privacy.entity import DATE_OF_BIRTH, NATIONAL_ID, PASSPORT, Entity
 _PASSPORT_WORDS = re.compile(
     r"pass(?:port|eport|aporte|aporto)|pasaporte|paspoort|reisepass|passnummer|pass-nr|travel document"
 )
-_PASSPORT_GATE = re.compile(r"pas|reisepass|travel doc", re.I)
+
+
+def may_name_a_passport(lowered: str) -> bool:
+    """Every passport word holds "pas" or "travel doc": without one, in the lower-cased text, none is there."""
+    return "pas" in lowered or "travel doc" in lowered
+
+
 # After the word: a few short words or signs ("number", "no.", "#", ":", "is", "(German)"), no sentence end.
 _PASSPORT_VALUE = re.compile(
     r"(?:[^.;!?\n]|(?<=[Nn][or])\.|(?<=[Nn]um)\.|\.(?!\s+[A-Z]|\s*$)){0,32}?"
@@ -37,9 +43,9 @@ _PASSPORT_VALUE = re.compile(
 
 def find_passports(text: str) -> list[Entity]:
     found: list[Entity] = []
-    if _PASSPORT_GATE.search(text) is None:
-        return found
     lowered = lower_same_length(text)
+    if not may_name_a_passport(lowered):
+        return found
     for word in _PASSPORT_WORDS.finditer(lowered):
         m = _PASSPORT_VALUE.match(text, word.end())
         if m is None:

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from llmpulse.privacy.credentials import _KEY_PREFIX, _SECRET_WORD
-from llmpulse.privacy.documents import _BIRTH_HINT, _PASSPORT_GATE
+from llmpulse.privacy.documents import _BIRTH_HINT, may_name_a_passport
 from llmpulse.privacy.phones import DEFAULT_PHONE_REGIONS, is_phone_number
 from llmpulse.privacy.redact import _NUMERIC, Redactor, default_redactor
 from llmpulse.settings import Settings
@@ -60,7 +60,7 @@ def cannot_hold_pii(value: str) -> bool:
         and _KEY_PREFIX.search(value) is None
         and _SECRET_WORD.search(value) is None
         and _BIRTH_HINT.search(value) is None
-        and _PASSPORT_GATE.search(value) is None
+        and not may_name_a_passport(value)  # the value is in small letters
     )
 
 

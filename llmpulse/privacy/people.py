@@ -194,7 +194,8 @@ _INVERTED = re.compile(
     rf"[{_UPPER}](?<![\w@./#$-][{_UPPER}]){_CAP_WORD[len(_UPPER) + 2 :]}, ({_CAP_WORD})(?=[,;\t\n)]|$)"
 )
 # Two words in capitals ("JOHN SMITH"): a name when a given name and a surname.
-_CAPS_NAME = re.compile(r"(?<![A-Z] )([A-Z](?<![\w@./#$-][A-Z])[A-Z]+) ([A-Z]{2,})(?![\w@]| [A-Z])")
+# (Both look-behinds sit after the first capital, so the engine skips to capitals.)
+_CAPS_NAME = re.compile(r"([A-Z](?<![A-Z] [A-Z])(?<![\w@./#$-][A-Z])[A-Z]+) ([A-Z]{2,})(?![\w@]| [A-Z])")
 # A name written in small letters right after an introduction ("my name is john smith").
 _SMALL_INTRO = re.compile(
     r"(?:my name is|my name's|i'm|i am|call me|me llamo|je m'appelle|ich heiße|mein name ist|mijn naam is|"
