@@ -171,6 +171,8 @@ def _csv_column_dates(text: str, header_at: int) -> list[Entity]:
 # --- Dutch BSN, German Steuer-ID ---------------------------------------------------------------
 
 _BSN_WORDS = re.compile(r"\bbsn\b|burgerservicenummer|sofi-?nummer|citizen service number")
+# every match of _BSN_WORDS holds one of these
+_BSN_LITERALS = ("bsn", "burgerservicenummer", "sofi", "citizen service number")
 _BSN = re.compile(r"\d(?<![\w.-]\d)(?:\d{3}\.\d\d\.\d{3}|\d\d ?\d{3} ?\d{3})(?![\w-]|[.,]\d| \d)")
 _TAX_ID_WORDS = re.compile(
     r"steuer[-_ ]?id|steueridentifikationsnummer|identifikationsnummer|\bidnr\b|steuer-idnr|\btax id\b|\btin\b"
@@ -190,6 +192,10 @@ def find_bsn_and_tax_ids(text: str) -> list[Entity]:
     found: list[Entity] = []
     lowered: str | None = None
     for pattern, valid, words in ((_BSN, bsn.is_valid, _BSN_WORDS), (_TAX_ID, idnr.is_valid, _TAX_ID_WORDS)):
+        if words is _BSN_WORDS:
+            lowered = lowered if lowered is not None else lower_same_length(text)
+            if not any(literal in lowered for literal in _BSN_LITERALS):
+                continue  # no BSN word anywhere, so none near a number
         for m in pattern.finditer(text):
             if not valid(re.sub(r"\D", "", m.group())):
                 continue

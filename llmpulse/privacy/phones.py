@@ -190,11 +190,16 @@ class PhoneFinder:
                 continue
             # The candidate, then without one short digit group that clings to it at either
             # end ("Room 12 (415) 555-0132", "call 415-555-0132 2 times").
+            # (each trimming pattern needs a space: without one, the candidate is the only variant)
             variants = (
-                candidate,
-                _LEADING_GROUP.sub("", candidate),
-                _TRAILING_GROUP.sub("", candidate),
-                _TRAILING_BRACKET.sub("", candidate),  # "1-800-555-0199 (24/7)"
+                (
+                    candidate,
+                    _LEADING_GROUP.sub("", candidate),
+                    _TRAILING_GROUP.sub("", candidate),
+                    _TRAILING_BRACKET.sub("", candidate),  # "1-800-555-0199 (24/7)"
+                )
+                if " " in candidate
+                else (candidate,)
             )
             for trimmed in dict.fromkeys(variants):
                 value = trimmed.strip(" .-/")
