@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
 from pathlib import Path
 
@@ -458,12 +459,50 @@ _STREET_SUFFIXES = (*_GERMANIC_SUFFIX.replace("\\.", ".").split("|"), "str")
 def _has_street_word(text: str) -> bool:
     """A street word ("Street", "rue", "Calle"), a capitalised word with a street ending ("Hauptstraße",
     "Keizersgracht"), or a postcode and city after a comma: only then are the street patterns tried."""
-    for token in set(text.split()):  # each distinct token once: the answer does not depend on the order
-        word = token.strip(".,;:()\"'")
-        lowered = word.lower()
-        if lowered in _STREET_WORDS or (word[:1].isupper() and lowered.endswith(_STREET_SUFFIXES)):
+    # each distinct token once: the answer does not depend on the order
+    return any(map(_is_street_token, set(text.split()))) or _POSTCODE_CITY.search(text) is not None
+
+
+def _is_street_token(token: str) -> bool:
+    word = token.strip(".,;:()\"'")
+    lowered = word.lower()
+    return lowered in _STREET_WORDS or (word[:1].isupper() and lowered.endswith(_STREET_SUFFIXES))
+
+
+_TOKEN = re.compile(r"\S+")  # what str.split() splits a text into: \s and str.split() share one whitespace test
+
+
+class _StreetTokens:
+    """``_has_street_word(text[a:b])`` for many windows of one text, with each token checked once: a window's
+    tokens are the text's tokens inside it and the cut pieces of the (at most two) tokens across its edges."""
+
+    __slots__ = ("_ends", "_starts", "_street_ends", "_street_starts", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._street_starts: list[int] = []
+        self._street_ends: list[int] = []
+        for m in _TOKEN.finditer(text):
+            self._starts.append(m.start())
+            self._ends.append(m.end())
+            if _is_street_token(m.group()):
+                self._street_starts.append(m.start())
+                self._street_ends.append(m.end())
+
+    def in_window(self, a: int, b: int) -> bool:
+        text = self._text
+        i = bisect_left(self._street_starts, a)  # the first street token starting in the window: inside it?
+        if i < len(self._street_starts) and self._street_ends[i] <= b:
             return True
-    return _POSTCODE_CITY.search(text) is not None
+        j = bisect_right(self._starts, a) - 1  # a token that starts before the window and runs into it
+        if j >= 0 and self._starts[j] < a < self._ends[j] and _is_street_token(text[a : min(self._ends[j], b)]):
+            return True
+        k = bisect_left(self._starts, b) - 1  # a token that starts in the window and runs past its end
+        if k >= 0 and self._starts[k] >= a and self._ends[k] > b and _is_street_token(text[self._starts[k] : b]):
+            return True
+        return _POSTCODE_CITY.search(text[a:b]) is not None
 
 
 _POSTCODE_CITY = re.compile(r"\d(?:(?<=[,\n] \d)|(?<=[,\n]\d))(?:\d{3}\s?[A-Z]{2}|\d{3,4})\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]")
@@ -475,12 +514,14 @@ def find_addresses(text: str) -> list[Entity]:
     if not _has_street_word(text):
         return found
     searched_to = 0
+    streets: _StreetTokens | None = None
     for number in _HOUSE_NUMBER.finditer(text):
         if number.end() <= searched_to:
             continue
         start = max(searched_to, number.start() - 64)
         window_end = min(len(text), number.end() + 120)
-        if not _has_street_word(text[start : min(window_end, number.end() + 48)]):
+        streets = streets if streets is not None else _StreetTokens(text)
+        if not streets.in_window(start, min(window_end, number.end() + 48)):
             continue  # no street word near this number
         for m in _STREET.finditer(text, start, window_end):
             if m.start() > number.end():

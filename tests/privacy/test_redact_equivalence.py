@@ -62,3 +62,21 @@ def test_the_identity_shortcut_only_skips_values_where_detection_finds_nothing()
     for risky in ("sk-abcdefghijklmnopqrstuvwxyz", "dob-4-7-85", "born-5-jan-1990", "4155550132", "jan@x.io",
                   "John", "fe80::1", "passport-c01x00t47", "user-1234567", "my name is tom"):  # fmt: skip
         assert not cannot_hold_pii(risky), risky
+
+
+def test_street_words_of_a_window_are_those_of_the_cut_text() -> None:
+    import random
+
+    from llmpulse.privacy.people import _has_street_word, _StreetTokens
+
+    rng = random.Random(5)
+    checked = hits = 0
+    for text in texts()[::3]:
+        streets = _StreetTokens(text)
+        for _ in range(20):
+            a = rng.randrange(len(text))
+            b = min(len(text), a + rng.randint(1, 200))
+            expected = _has_street_word(text[a:b])
+            assert streets.in_window(a, b) == expected, (text[a:b], a, b)
+            checked, hits = checked + 1, hits + expected
+    assert checked > 4000 and hits > 100
