@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from functools import lru_cache
 from pathlib import Path
 
@@ -470,39 +470,40 @@ def _is_street_token(token: str) -> bool:
 
 
 _TOKEN = re.compile(r"\S+")  # what str.split() splits a text into: \s and str.split() share one whitespace test
+_LAST_TOKEN = re.compile(r"\S+\Z")
 
 
 class _StreetTokens:
-    """``_has_street_word(text[a:b])`` for many windows of one text, with each token checked once: a window's
+    """``_has_street_word(text[a:b])`` for many windows of one text, each distinct token checked once: a window's
     tokens are the text's tokens inside it and the cut pieces of the (at most two) tokens across its edges."""
 
-    __slots__ = ("_ends", "_starts", "_street_ends", "_street_starts", "_text")
+    __slots__ = ("_ends", "_starts", "_text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, street: set[str]) -> None:
         self._text = text
         self._starts: list[int] = []
         self._ends: list[int] = []
-        self._street_starts: list[int] = []
-        self._street_ends: list[int] = []
-        for m in _TOKEN.finditer(text):
-            self._starts.append(m.start())
-            self._ends.append(m.end())
-            if _is_street_token(m.group()):
-                self._street_starts.append(m.start())
-                self._street_ends.append(m.end())
+        if street:
+            for m in _TOKEN.finditer(text):
+                if m.group() in street:
+                    self._starts.append(m.start())
+                    self._ends.append(m.end())
 
     def in_window(self, a: int, b: int) -> bool:
         text = self._text
-        i = bisect_left(self._street_starts, a)  # the first street token starting in the window: inside it?
-        if i < len(self._street_starts) and self._street_ends[i] <= b:
+        i = bisect_left(self._starts, a)  # the first street token starting in the window: inside it?
+        if i < len(self._starts) and self._ends[i] <= b:
             return True
-        j = bisect_right(self._starts, a) - 1  # a token that starts before the window and runs into it
-        if j >= 0 and self._starts[j] < a < self._ends[j] and _is_street_token(text[a : min(self._ends[j], b)]):
-            return True
-        k = bisect_left(self._starts, b) - 1  # a token that starts in the window and runs past its end
-        if k >= 0 and self._starts[k] >= a and self._ends[k] > b and _is_street_token(text[self._starts[k] : b]):
-            return True
-        return _POSTCODE_CITY.search(text[a:b]) is not None
+        window = text[a:b]
+        if a > 0 and not text[a - 1].isspace() and not text[a].isspace():  # a token cut by the window's start
+            first = _TOKEN.match(window)
+            if first is not None and _is_street_token(first.group()):
+                return True
+        if b < len(text) and not text[b - 1].isspace() and not text[b].isspace():  # cut by its end
+            last = _LAST_TOKEN.search(window)
+            if last is not None and _is_street_token(last.group()):
+                return True
+        return _POSTCODE_CITY.search(window) is not None
 
 
 _POSTCODE_CITY = re.compile(r"\d(?:(?<=[,\n] \d)|(?<=[,\n]\d))(?:\d{3}\s?[A-Z]{2}|\d{3,4})\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]")
@@ -511,7 +512,8 @@ _POSTCODE_CITY = re.compile(r"\d(?:(?<=[,\n] \d)|(?<=[,\n]\d))(?:\d{3}\s?[A-Z]{2
 def find_addresses(text: str) -> list[Entity]:
     """Streets are searched only around short numbers (house numbers, PO boxes): most text has few."""
     found: list[Entity] = []
-    if not _has_street_word(text):
+    street = {token for token in set(text.split()) if _is_street_token(token)}
+    if not street and _POSTCODE_CITY.search(text) is None:  # _has_street_word(text), keeping the street tokens
         return found
     searched_to = 0
     streets: _StreetTokens | None = None
@@ -520,7 +522,7 @@ def find_addresses(text: str) -> list[Entity]:
             continue
         start = max(searched_to, number.start() - 64)
         window_end = min(len(text), number.end() + 120)
-        streets = streets if streets is not None else _StreetTokens(text)
+        streets = streets if streets is not None else _StreetTokens(text, street)
         if not streets.in_window(start, min(window_end, number.end() + 48)):
             continue  # no street word near this number
         for m in _STREET.finditer(text, start, window_end):

@@ -67,12 +67,12 @@ def test_the_identity_shortcut_only_skips_values_where_detection_finds_nothing()
 def test_street_words_of_a_window_are_those_of_the_cut_text() -> None:
     import random
 
-    from llmpulse.privacy.people import _has_street_word, _StreetTokens
+    from llmpulse.privacy.people import _has_street_word, _is_street_token, _StreetTokens
 
     rng = random.Random(5)
     checked = hits = 0
     for text in texts()[::3]:
-        streets = _StreetTokens(text)
+        streets = _StreetTokens(text, {t for t in set(text.split()) if _is_street_token(t)})
         for _ in range(20):
             a = rng.randrange(len(text))
             b = min(len(text), a + rng.randint(1, 200))
