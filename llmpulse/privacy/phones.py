@@ -106,6 +106,8 @@ def _national_valid(value: str, regions: tuple[_Region, ...]) -> bool:
     digits = "".join(c for c in value if c.isdigit())
     trunk_written = value.startswith(("(", "0"))
     for region in regions:
+        if region.trunk == "0" and not trunk_written and region.code != "IN":
+            continue  # valid or not, such a number does not count here (the trunk rule below): skip the check
         for national in _national_numbers(region, digits):
             zeros = len(national) - len(national.lstrip("0"))
             number = phonenumbers.PhoneNumber(
