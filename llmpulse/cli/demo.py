@@ -120,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"cannot prepare the replay: {exc}")
     workload, n = demo.workload, demo.n_events
     start_ms = workload.start_ms_ending_now(n)
+    start_ms -= start_ms % 60_000  # on a minute: the same one-minute windows in every run (and in the tests)
     injected = describe(demo.incidents, start_ms)
     speedup = args.speedup or max(workload.span_ms(n) / 90_000, 1.0)
     bad = malformed_records(seed=args.seed, n=args.malformed)
