@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.sync_api import Response, sync_playwright
+from playwright.sync_api import Page, Response, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 SLUGS = ["llmpulse-engineering", "llmpulse-spend", "llmpulse-alerts", "llmpulse-safety"]
 
@@ -42,17 +43,30 @@ def rows_of(payload: dict[str, Any]) -> tuple[int, str | None]:
     return sum(int(r.get("rowcount") or len(r.get("data") or [])) for r in results), (errors[0] if errors else None)
 
 
+def login(page: Page, url: str, user: str, password: str, timeout_s: float) -> None:
+    """Through the login form; again if the page was not ready for it (a busy machine renders it slowly)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page.goto(f"{url}/login/")
+        page.wait_for_load_state("networkidle")
+        page.locator("input#username, input[name=username]").first.fill(user)
+        page.locator("input#password, input[name=password]").first.fill(password)
+        page.keyboard.press("Enter")
+        try:
+            page.wait_for_url(lambda u: "/login" not in u, timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
+
+
 def check(url: str, user: str, password: str, out: Path, chromium: str | None, timeout_s: float) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"])
         page = browser.new_page(viewport={"width": 1600, "height": 2400})
-        page.goto(f"{url}/login/")
-        page.locator("input#username, input[name=username]").first.fill(user)
-        page.locator("input#password, input[name=password]").first.fill(password)
-        page.keyboard.press("Enter")
-        page.wait_for_url(lambda u: "/login" not in u, timeout=timeout_s * 1000)
+        login(page, url, user, password, timeout_s)
         for slug in SLUGS:
             charts = page.request.get(f"{url}/api/v1/dashboard/{slug}/charts").json()["result"]
             expected = {int(c["id"]): c["slice_name"] for c in charts}
