@@ -12,7 +12,7 @@ Warm start: an evaluator without saved state, or one whose configuration gained 
 lets those rules' detectors learn the rollups already stored (``[anomaly] history_days`` before the first
 window it evaluates), without alerting. A new worker, a new evaluator or a new rule is then ready to alert
 at once, instead of after hours of warm-up. A new evaluator alerts on windows of the last ``lookback_ms``
-(one hour by default); older windows are history.
+(a day by default: a worker catching up on a backlog still alerts on it); older windows are history.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from llmpulse.schemas.alert import AlertEvent
 log = logging.getLogger(__name__)
 
 Emit = Callable[[list[AlertEvent]], None]
-DEFAULT_LOOKBACK_MS = 3_600_000  # a new evaluator alerts on the last hour; it learns what is older
+DEFAULT_LOOKBACK_MS = 24 * 3_600_000  # a new evaluator alerts on the last day; it learns what is older
 DAY_MS = 86_400_000
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
