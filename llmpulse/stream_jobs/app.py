@@ -47,6 +47,13 @@ class StreamApp(faust.App):
         if self.runtime is not None:
             self.runtime.forget_all()
 
+    async def on_stop(self) -> None:
+        # Before the consumer (a child service) leaves the group: a revocation while stopping does not wait
+        # for the streams (Faust closes the consumer at once), so the writes in flight are finished here.
+        if self.runtime is not None:
+            await self.runtime.stop_writing()
+        await super().on_stop()
+
 
 def create_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App:
     """The app for one worker process; ``runtime`` must be opened (store migrated) before it starts."""

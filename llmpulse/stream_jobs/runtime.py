@@ -81,6 +81,7 @@ class Runtime:
         self._prepare_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmpulse-prepare")
         self._alerts_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmpulse-alerts")
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._stopping = False  # set when the worker stops: no new write may start (see ``stop_writing``)
         self._slots: asyncio.Semaphore | None = None
         self.progress = Progress(every_s=10.0)
 
@@ -164,6 +165,8 @@ class Runtime:
             by_partition[msg.partition].append(
                 FaustRecord(msg.partition, msg.offset, int(msg.timestamp * 1000), msg.value, ev)
             )
+        if self._stopping:  # leaving the group: these records stay unacknowledged for the next owner
+            return
         ready = []
         for partition, recs in by_partition.items():
             recs.sort(key=lambda r: r.offset)
@@ -181,6 +184,9 @@ class Runtime:
         prepared = [await self.run(sink.prepare, chunk, pool=self._prepare_pool) for chunk in ready]
         busy = time.monotonic() - started
         await self._slots.acquire()
+        if self._stopping:
+            self._slots.release()
+            return
         task = asyncio.create_task(self._finish(prepared, busy, ack, send_dead))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
@@ -208,6 +214,13 @@ class Runtime:
         finally:
             if self._slots is not None:
                 self._slots.release()
+
+    async def stop_writing(self) -> None:
+        """The worker is stopping: start no new write and finish the ones in flight, before the consumer
+        leaves the group. Otherwise a write could land after the next owner of its partition has read the
+        recorded chunk ranges, and that owner would cut the same records differently: stored twice."""
+        self._stopping = True
+        await self.drain()
 
     async def drain(self) -> None:
         """Wait for the writes in flight (tests, shutdown)."""
