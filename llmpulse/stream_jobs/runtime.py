@@ -171,6 +171,9 @@ class Runtime:
         for partition, recs in by_partition.items():
             recs.sort(key=lambda r: r.offset)
             if not self.planner.knows(partition):
+                # (Re)started after a rebalance: this worker's own writes still in flight may cover these records;
+                # their ranges must be recorded before the re-cut, or the same records get a second token.
+                await self.drain()
                 ranges = await self.run(sink.recorded_ranges, self.planner.topic, partition, recs[0].offset)
                 log.info("partition %d: reading from offset %d, %d recorded chunk(s) to re-cut", partition,
                          recs[0].offset, len(ranges))  # fmt: skip
