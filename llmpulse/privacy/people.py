@@ -304,9 +304,10 @@ class NameFinder:
         """A name in small letters right after an introduction (capitalised ones are runs)."""
         found: list[Entity] = []
         lowered: str | None = None
+        small = text.islower()  # once: a text in small letters is searched as it is
         for hint in _SMALL_INTRO_HINTS:
             at = text.find(hint) if lowered is None else lowered.find(hint)
-            if at == -1 and lowered is None and not text.islower():
+            if at == -1 and lowered is None and not small:
                 lowered = text.lower()
                 at = lowered.find(hint)
             while at != -1:
