@@ -96,19 +96,6 @@ class Settings(BaseSettings):
             raise ValueError("LLMPULSE_HASH_IDS=true needs LLMPULSE_ID_HASH_KEY")
         return self
 
-    def kafka_client_config(self) -> dict[str, str]:
-        """librdkafka-style security settings shared by every Kafka client llmpulse creates."""
-        cfg: dict[str, str] = {"security.protocol": self.kafka_security_protocol}
-        if self.kafka_sasl_mechanism:
-            cfg["sasl.mechanism"] = self.kafka_sasl_mechanism
-        if self.kafka_sasl_username:
-            cfg["sasl.username"] = self.kafka_sasl_username
-        if self.kafka_sasl_password is not None:
-            cfg["sasl.password"] = self.kafka_sasl_password.get_secret_value()
-        if self.kafka_ssl_ca_location:
-            cfg["ssl.ca.location"] = self.kafka_ssl_ca_location
-        return cfg
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -23,7 +23,7 @@ from llmpulse.clickhouse.http import endpoint_url
 from llmpulse.clickhouse.store import Store, open_store
 from llmpulse.kafka.admin import ensure_topics, wait_for_kafka
 from llmpulse.kafka.broker import EmbeddedBroker
-from llmpulse.kafka.config import consumer_config
+from llmpulse.kafka.config import consumer_config, security_config
 from llmpulse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class Stack:
         if not self.bootstrap:
             self.broker = EmbeddedBroker(port=self.settings.embedded_broker_port, log_dir=self.log_dir)
             self.bootstrap = self.broker.bootstrap
-        cfg = self.settings.kafka_client_config()
+        cfg = security_config(self.settings)
         wait_for_kafka(self.bootstrap, 30.0, cfg)
         s = self.settings
         ensure_topics(self.bootstrap, [s.calls_topic, s.feedback_topic, s.alerts_topic, s.dlq_topic],

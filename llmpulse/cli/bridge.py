@@ -24,6 +24,7 @@ from llmpulse.alerting.bridge import (
     build_destinations,
 )
 from llmpulse.cli.common import add_kafka_flags, fail, settings_from, setup_logging
+from llmpulse.settings import Settings
 
 log = logging.getLogger("llmpulse.alerting.bridge")
 
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             group=args.group,
             once=args.once,
             max_seconds=args.max_seconds,
-            kafka_config=settings.kafka_client_config(),
+            settings=settings,
         )
     except BridgeConfigError as exc:
         return fail(str(exc))
@@ -111,7 +112,7 @@ def run_bridge(
     once: bool = False,
     max_seconds: float | None = None,
     env: Mapping[str, str] | None = None,
-    kafka_config: Mapping[str, str | int | bool] | None = None,
+    settings: Settings | None = None,
     retry: RetryPolicy | None = None,
     stop_event: threading.Event | None = None,
 ) -> BridgeStats:
@@ -130,7 +131,7 @@ def run_bridge(
             bootstrap=bootstrap,
             topic=topic,
             group=group,
-            kafka_config=kafka_config,
+            settings=settings,
             retry=retry,
             stop_event=stop,
         )

@@ -72,13 +72,14 @@ def diagnose(timeout_s: float = 5.0) -> Iterator[Check]:
 
 def _kafka(settings: Settings, timeout_s: float) -> Iterator[Check]:
     from llmpulse.kafka.admin import admin_client, wait_for_kafka
+    from llmpulse.kafka.config import security_config
     from llmpulse.kafka.exceptions import KafkaUnavailable
 
     bootstrap = settings.kafka_bootstrap
     if not bootstrap:
         yield Check("kafka", OK, "no LLMPULSE_KAFKA_BOOTSTRAP: `llmpulse up` and `demo` start the embedded broker")
         return
-    client = settings.kafka_client_config()
+    client = security_config(settings)
     try:
         wait_for_kafka(bootstrap, timeout_s=timeout_s, client_config=client)
     except KafkaUnavailable as exc:

@@ -9,7 +9,7 @@ import os
 from llmpulse.cli.common import add_kafka_flags, add_store_flags, fail, settings_from, setup_logging
 from llmpulse.clickhouse.exceptions import StoreError
 from llmpulse.kafka.admin import ensure_topics, wait_for_kafka
-from llmpulse.kafka.config import resolve_bootstrap
+from llmpulse.kafka.config import resolve_bootstrap, security_config
 from llmpulse.kafka.exceptions import KafkaError
 from llmpulse.settings import Settings
 
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def prepare_kafka(settings: Settings, bootstrap: str) -> None:
-    cfg = settings.kafka_client_config()
+    cfg = security_config(settings)
     wait_for_kafka(bootstrap, timeout_s=30.0, client_config=cfg)
     topics = [settings.calls_topic, settings.feedback_topic, settings.alerts_topic, settings.dlq_topic]
     ensure_topics(bootstrap, topics, settings.kafka_partitions, cfg)

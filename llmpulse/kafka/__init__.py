@@ -2,7 +2,13 @@
 
 from llmpulse.kafka.admin import ensure_topics, wait_for_kafka
 from llmpulse.kafka.broker import EmbeddedBroker, broker_binary, stop_all
-from llmpulse.kafka.config import consumer_config, producer_config, resolve_bootstrap
+from llmpulse.kafka.config import (
+    consumer_config,
+    faust_credentials,
+    producer_config,
+    resolve_bootstrap,
+    security_config,
+)
 from llmpulse.kafka.exceptions import (
     BrokerBinaryNotFound,
     BrokerError,
@@ -23,8 +29,10 @@ __all__ = [
     "broker_binary",
     "consumer_config",
     "ensure_topics",
+    "faust_credentials",
     "producer_config",
     "resolve_bootstrap",
+    "security_config",
     "stop_all",
     "wait_for_kafka",
 ]

@@ -1,12 +1,15 @@
-"""confluent-kafka (librdkafka) client configurations built from ``Settings``.
+"""Kafka client configurations built from ``Settings``: the one place that turns settings into options.
 
-Every Kafka client llmpulse creates gets the same security options (``Settings.kafka_client_config``)
-and routes librdkafka's log lines to the ``llmpulse.kafka.librdkafka`` logger instead of stderr.
+Every Kafka client llmpulse creates gets the same security options (``security_config``): the
+confluent-kafka (librdkafka) clients as a dict, Faust's aiokafka clients as credentials derived from that
+dict (``faust_credentials``). librdkafka's log lines go to the ``llmpulse.kafka.librdkafka`` logger
+instead of stderr.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 from typing import Any
 
 from llmpulse.kafka.logs import RateLimitedLog
@@ -22,6 +25,41 @@ MAX_RECORD_BYTES = 900_000
 DEFAULT_MESSAGE_TIMEOUT_MS = 300_000
 DEFAULT_QUEUE_MAX_KBYTES = 64 * 1024
 DEFAULT_QUEUE_MAX_MESSAGES = 1_000
+
+
+def security_config(settings: Settings) -> dict[str, str]:
+    """librdkafka security options (protocol, SASL, TLS CA) shared by every Kafka client llmpulse creates."""
+    cfg: dict[str, str] = {"security.protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl_mechanism:
+        cfg["sasl.mechanism"] = settings.kafka_sasl_mechanism
+    if settings.kafka_sasl_username:
+        cfg["sasl.username"] = settings.kafka_sasl_username
+    if settings.kafka_sasl_password is not None:
+        cfg["sasl.password"] = settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_ssl_ca_location:
+        cfg["ssl.ca.location"] = settings.kafka_ssl_ca_location
+    return cfg
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """The same security options as Faust credentials for its aiokafka clients (None for PLAINTEXT)."""
+    import faust  # the stream worker's dependency: producers import this module without it
+
+    cfg = security_config(settings)
+    protocol = cfg["security.protocol"].upper()
+    if protocol == "PLAINTEXT":
+        return None
+    ssl_context = None
+    if "SSL" in protocol:
+        ssl_context = ssl.create_default_context(cafile=cfg.get("ssl.ca.location"))
+    if "sasl.mechanism" in cfg:
+        return faust.SASLCredentials(
+            username=cfg.get("sasl.username", ""),
+            password=cfg.get("sasl.password", ""),
+            mechanism=cfg["sasl.mechanism"],
+            ssl_context=ssl_context,
+        )
+    return faust.SSLCredentials(ssl_context)
 
 
 def resolve_bootstrap(bootstrap: str | None, settings: Settings) -> str | None:
@@ -41,7 +79,7 @@ def client_config(
     """Options shared by every client: bootstrap, security, logging; ``extra`` wins."""
     settings = settings or get_settings()
     cfg: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": LIBRDKAFKA_LOG}
-    cfg.update(settings.kafka_client_config())
+    cfg.update(security_config(settings))
     if extra:
         cfg.update(extra)
     return cfg

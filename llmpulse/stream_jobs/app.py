@@ -8,33 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import faust
 
+from llmpulse.kafka.config import faust_credentials
 from llmpulse.settings import Settings
 from llmpulse.stream_jobs.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-def faust_credentials(settings: Settings) -> Any:
-    """SASL / TLS options for Faust's aiokafka clients (None for PLAINTEXT)."""
-    protocol = settings.kafka_security_protocol.upper()
-    if protocol == "PLAINTEXT":
-        return None
-    ssl_context = None
-    if "SSL" in protocol:
-        ssl_context = faust.auth.ssl.create_default_context(cafile=settings.kafka_ssl_ca_location)
-    if settings.kafka_sasl_mechanism:
-        password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
-        return faust.SASLCredentials(
-            username=settings.kafka_sasl_username or "",
-            password=password,
-            mechanism=settings.kafka_sasl_mechanism,
-            ssl_context=ssl_context,
-        )
-    return faust.SSLCredentials(ssl_context)
 
 
 class StreamApp(faust.App):

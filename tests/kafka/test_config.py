@@ -5,7 +5,7 @@ from __future__ import annotations
 from confluent_kafka import Consumer, Producer
 from pydantic import SecretStr
 
-from llmpulse.kafka import consumer_config, producer_config, resolve_bootstrap
+from llmpulse.kafka import consumer_config, faust_credentials, producer_config, resolve_bootstrap, security_config
 from llmpulse.settings import Settings
 
 
@@ -53,3 +53,44 @@ def test_resolve_bootstrap_order() -> None:
         resolve_bootstrap(None, Settings(kafka_bootstrap=None, embedded_broker_port=9099)) == "127.0.0.1:9099"
     )
     assert resolve_bootstrap(None, Settings(kafka_bootstrap=None, embedded_broker_port=0)) is None
+
+
+def test_security_config_is_the_one_source_of_security_options() -> None:
+    assert security_config(Settings()) == {"security.protocol": "PLAINTEXT"}
+    settings = Settings(
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="PLAIN",
+        kafka_sasl_username="svc",
+        kafka_sasl_password=SecretStr("pw"),
+    )
+    assert security_config(settings) == {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": "svc",
+        "sasl.password": "pw",
+    }
+    assert "pw" not in repr(settings)  # the secret only leaves the settings in a client's options
+
+
+def test_faust_credentials_carry_the_same_options() -> None:
+    import faust
+
+    assert faust_credentials(Settings()) is None
+    sasl = faust_credentials(
+        Settings(
+            kafka_security_protocol="SASL_SSL",
+            kafka_sasl_mechanism="SCRAM-SHA-256",
+            kafka_sasl_username="svc",
+            kafka_sasl_password=SecretStr("pw"),
+        )
+    )
+    assert isinstance(sasl, faust.SASLCredentials)
+    assert (sasl.username, sasl.password, sasl.mechanism.value) == ("svc", "pw", "SCRAM-SHA-256")
+    assert sasl.ssl_context is not None
+    plain_sasl = faust_credentials(
+        Settings(kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_mechanism="PLAIN", kafka_sasl_username="u")
+    )
+    assert isinstance(plain_sasl, faust.SASLCredentials)
+    assert plain_sasl.ssl_context is None and plain_sasl.password == ""
+    tls = faust_credentials(Settings(kafka_security_protocol="SSL"))
+    assert isinstance(tls, faust.SSLCredentials) and tls.context is not None

@@ -13,15 +13,17 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import ValidationError
 
 from llmpulse.alerting.bridge.dispatch import Dispatcher, DispatchStats, RetryPolicy
+from llmpulse.kafka.config import consumer_config
 from llmpulse.schemas import topics
 from llmpulse.schemas.alert import AlertEvent
+from llmpulse.settings import Settings
 
 log = logging.getLogger("llmpulse.alerting.bridge")
 
@@ -29,24 +31,13 @@ GROUP = "llmpulse-bridge"
 TP = tuple[str, int]
 
 
-def consumer_config(
-    bootstrap: str, group: str = GROUP, extra: Mapping[str, str | int | bool] | None = None
-) -> dict[str, str | int | bool]:
-    """Manual commits, start at the earliest uncommitted alert, quick group joins (see DESIGN.md)."""
-    cfg: dict[str, str | int | bool] = {
-        "bootstrap.servers": bootstrap,
-        "group.id": group,
-        "client.id": "llmpulse-bridge",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "enable.partition.eof": True,
-        "session.timeout.ms": 6000,
-        "heartbeat.interval.ms": 500,
-        "max.poll.interval.ms": 300_000,
-    }
-    cfg.update(extra or {})
-    return cfg
+#: What the bridge's consumer changes in llmpulse's consumer defaults (``llmpulse.kafka.config``): offsets are
+#: stored by hand once an alert is delivered, and partition-EOF events tell ``run(once=True)`` it is drained.
+CONSUMER_OPTIONS: dict[str, str | bool] = {
+    "client.id": "llmpulse-bridge",
+    "enable.auto.offset.store": False,
+    "enable.partition.eof": True,
+}
 
 
 @dataclass
@@ -76,7 +67,7 @@ class Bridge:
         bootstrap: str,
         topic: str = topics.ALERTS,
         group: str = GROUP,
-        kafka_config: Mapping[str, str | int | bool] | None = None,
+        settings: Settings | None = None,
         retry: RetryPolicy | None = None,
         stop_event: threading.Event | None = None,
         poll_timeout_s: float = 0.5,
@@ -88,7 +79,7 @@ class Bridge:
         self.group = group
         self.retry = retry or RetryPolicy()
         self.stop_event = stop_event or threading.Event()
-        self._config = consumer_config(bootstrap, group, kafka_config)
+        self._config = consumer_config(bootstrap, group, settings, extra=CONSUMER_OPTIONS)
         self._poll_timeout_s = poll_timeout_s
         self._clock = clock
         self._rng = rng or random.Random()
