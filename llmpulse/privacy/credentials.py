@@ -17,8 +17,10 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
 
 from llmpulse.privacy.entity import SECRET, Entity, lower_same_length
+from llmpulse.privacy.shape import Shape
 
 _A = re.ASCII
 # (literals that must occur in the text, pattern). Look-behinds sit after the prefix so the
@@ -256,34 +258,61 @@ def _aws_secret_keys(text: str) -> list[Entity]:
     return found
 
 
-def find_secrets(text: str) -> list[Entity]:
-    found = _provider_keys(text)
-    if len(text) >= 40 and max(map(len, text.split()), default=0) >= 40:  # a 40-character token exists
-        found.extend(_aws_secret_keys(text))
-    if "earer" in text:
-        bearer = (m for m in _BEARER.finditer(text) if _value_is_secret(m.group(1)))
-        found.extend(Entity(SECRET, m.start(1), m.end(1)) for m in bearer)
-    if "asic" in text:
-        basic = (m for m in _BASIC.finditer(text) if _basic_credentials(m.group(1)))
-        found.extend(Entity(SECRET, m.start(1), m.end(1)) for m in basic)
-    if "eyJ" in text:
-        jwts = (m for m in _JWT.finditer(text) if _jwt_header_ok(m.group()))
-        found.extend(Entity(SECRET, m.start(), m.end()) for m in jwts)
-    if "-----BEGIN" in text:
-        found.extend(_private_keys(text))
+def _bearer_tokens(text: str) -> list[Entity]:
+    bearer = (m for m in _BEARER.finditer(text) if _value_is_secret(m.group(1)))
+    return [Entity(SECRET, m.start(1), m.end(1)) for m in bearer]
+
+
+def _basic_auth(text: str) -> list[Entity]:
+    basic = (m for m in _BASIC.finditer(text) if _basic_credentials(m.group(1)))
+    return [Entity(SECRET, m.start(1), m.end(1)) for m in basic]
+
+
+def _jwts(text: str) -> list[Entity]:
+    jwts = (m for m in _JWT.finditer(text) if _jwt_header_ok(m.group()))
+    return [Entity(SECRET, m.start(), m.end()) for m in jwts]
+
+
+def _named_secrets(text: str) -> list[Entity]:
     lowered = lower_same_length(text)
-    if _SECRET_WORD.search(lowered) is not None:
-        found.extend(_assigned_secrets(text, lowered))
-        found.extend(_phrase_secrets(text, lowered))
-    if " -p" in text or " -u" in text or "--" in text:
-        for m in _CLI_FLAG.finditer(text):
-            flag = m.group("flag")
-            if flag in ("-u", "--user") and m.group("user") is None:
-                continue  # curl -u user:password; a bare user name is no secret
-            classes = 3 if flag == "-p" else 2
-            if _value_is_secret(m.group("value"), 6, classes):
-                found.append(Entity(SECRET, m.start("value"), m.end("value")))
-    if "://" in text:
-        urls = (m for m in _URL_PASSWORD.finditer(text) if _value_is_secret(m.group(1), 4, 1))
-        found.extend(Entity(SECRET, m.start(1), m.end(1)) for m in urls)
+    if _SECRET_WORD.search(lowered) is None:
+        return []
+    return _assigned_secrets(text, lowered) + _phrase_secrets(text, lowered)
+
+
+def _cli_secrets(text: str) -> list[Entity]:
+    found: list[Entity] = []
+    for m in _CLI_FLAG.finditer(text):
+        flag = m.group("flag")
+        if flag in ("-u", "--user") and m.group("user") is None:
+            continue  # curl -u user:password; a bare user name is no secret
+        classes = 3 if flag == "-p" else 2
+        if _value_is_secret(m.group("value"), 6, classes):
+            found.append(Entity(SECRET, m.start("value"), m.end("value")))
     return found
+
+
+def _url_passwords(text: str) -> list[Entity]:
+    urls = (m for m in _URL_PASSWORD.finditer(text) if _value_is_secret(m.group(1), 4, 1))
+    return [Entity(SECRET, m.start(1), m.end(1)) for m in urls]
+
+
+#: (finder, gate): a finder runs only when its gate says a match is possible (``llmpulse.privacy.shape``).
+#: A provider prefix has "-" or "_", or starts with four capitals ("AKIA") or "AIza"; an AWS secret key is a
+#: 40-character base64 run (so also a token of 40 characters or more).
+SECRET_FINDERS: tuple[tuple[Callable[[str], list[Entity]], Callable[[Shape], bool]], ...] = (
+    (_provider_keys, lambda shape: shape.has(b"-", b"_", b"AAAA", b"AAaa")),
+    (_aws_secret_keys, lambda shape: shape.base64_run(40)),
+    (_bearer_tokens, lambda shape: "earer" in shape.text),
+    (_basic_auth, lambda shape: "asic" in shape.text),
+    (_jwts, lambda shape: "eyJ" in shape.text),
+    (_private_keys, lambda shape: "-----BEGIN" in shape.text),
+    (_named_secrets, lambda shape: True),
+    (_cli_secrets, lambda shape: " -p" in shape.text or " -u" in shape.text or "--" in shape.text),
+    (_url_passwords, lambda shape: "://" in shape.text),
+)
+
+
+def find_secrets(text: str) -> list[Entity]:
+    shape = Shape(text)
+    return [entity for find, gate in SECRET_FINDERS if gate(shape) for entity in find(text)]

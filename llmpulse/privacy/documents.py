@@ -21,6 +21,7 @@ from stdnum.de import idnr
 from stdnum.nl import bsn
 
 from llmpulse.privacy.entity import DATE_OF_BIRTH, NATIONAL_ID, PASSPORT, Entity, lower_same_length
+from llmpulse.privacy.shape import Shape
 
 # --- passports ---------------------------------------------------------------------------------
 
@@ -124,6 +125,11 @@ _BORN_WORDS = frozenset({"geboren", "born", "né", "née", "nacido", "nacida", "
 _DATE_BEFORE = re.compile(rf"({_DATE.pattern})\s+$", re.IGNORECASE)
 
 
+def may_hold_date_of_birth(shape: Shape) -> bool:
+    """Every date pattern has a digit."""
+    return shape.digits(1)
+
+
 def find_dates_of_birth(text: str) -> list[Entity]:
     found: list[Entity] = []
     lowered = lower_same_length(text)
@@ -185,6 +191,11 @@ def _near_word(words: re.Pattern[str], lowered: str, start: int, end: int) -> bo
     return words.search(lowered, max(0, start - _NEAR), start) is not None or (
         words.search(lowered, end, end + 16) is not None
     )
+
+
+def may_hold_bsn_or_tax_id(shape: Shape) -> bool:
+    """Both patterns have three digits in a row (``\\d`` here is any Unicode digit)."""
+    return shape.digits(3)
 
 
 def find_bsn_and_tax_ids(text: str) -> list[Entity]:

@@ -30,6 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from llmpulse.privacy.entity import ADDRESS, PERSON, Entity
+from llmpulse.privacy.shape import Shape
 
 DATA = Path(__file__).resolve().parent / "data"
 #: the name-list sizes the cross-validation chooses among (given names kept per country)
@@ -264,6 +265,15 @@ class NameFinder:
         self._surnames = _names("surnames.csv", SURNAMES_PER_COUNTRY)
 
     def __call__(self, text: str) -> list[Entity]:
+        return self.capitalised(text) + self.small_letters(text)
+
+    @staticmethod
+    def may_hold_capitals(shape: Shape) -> bool:
+        """``capitalised`` needs an ASCII capital or a non-ASCII letter (``_UPPER`` has some small ones)."""
+        return shape.has(b"A", b"u")
+
+    def capitalised(self, text: str) -> list[Entity]:
+        """Names in capitalised words ("Sarah Miller"), in capitals ("JOHN SMITH"), inverted ("Smith, John")."""
         found: list[Entity] = []
         for m in _RUN.finditer(text):
             word = m.group()
@@ -284,7 +294,7 @@ class NameFinder:
                 found.append(Entity(PERSON, m.start(), m.end()))
         if ", " in text and "\n" in text:  # "Smith, John" lines: lists and tables
             found.extend(self._inverted(text))
-        return found + self._small_letters(text)
+        return found
 
     def _inverted(self, text: str) -> list[Entity]:
         found: list[Entity] = []
@@ -300,7 +310,7 @@ class NameFinder:
                 found.append(Entity(PERSON, m.start(), m.end()))
         return found
 
-    def _small_letters(self, text: str) -> list[Entity]:
+    def small_letters(self, text: str) -> list[Entity]:
         """A name in small letters right after an introduction (capitalised ones are runs)."""
         found: list[Entity] = []
         lowered: str | None = None
@@ -508,6 +518,11 @@ class _StreetTokens:
 
 
 _POSTCODE_CITY = re.compile(r"\d(?:(?<=[,\n] \d)|(?<=[,\n]\d))(?:\d{3}\s?[A-Z]{2}|\d{3,4})\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]")
+
+
+def may_hold_address(shape: Shape) -> bool:
+    """Every address is found around a house or box number (``\\d`` here is any Unicode digit)."""
+    return shape.digits(1)
 
 
 def find_addresses(text: str) -> list[Entity]:

@@ -48,6 +48,7 @@ from llmpulse.privacy.entity import (
     Entity,
     lower_same_length,
 )
+from llmpulse.privacy.shape import Shape
 
 _A = re.ASCII
 
@@ -106,6 +107,11 @@ _CARD_WORDS = re.compile(
 )
 
 
+def may_hold_credit_card(shape: Shape) -> bool:
+    """Every branch of ``_CARD`` has four ASCII digits in a row."""
+    return shape.has(b"0000")
+
+
 def find_credit_cards(text: str) -> list[Entity]:
     """Luhn-valid 13-19 digit numbers with a card-network first digit; a 12-digit one only with a Maestro
     prefix and a card word shortly before."""
@@ -128,6 +134,11 @@ def find_credit_cards(text: str) -> list[Entity]:
 
 _IBAN = re.compile(r"[A-Z](?<![\w-][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![\w-])", _A)
 _IBAN_GROUP_END = re.compile(r" ?[A-Z0-9]{1,4}$")
+
+
+def may_hold_iban(shape: Shape) -> bool:
+    """``_IBAN`` starts with two ASCII capitals and two digits."""
+    return shape.has(b"AA00")
 
 
 def find_ibans(text: str) -> list[Entity]:
@@ -153,6 +164,11 @@ _SSN_WORDS = ("ssn", "s.s.n", "ss#", "social security", "social-security", "soci
 # With one of those words just before, any SSN shape counts, valid or not (an ITIN, a typo): the writer
 # says it is one.
 _SSN_ANY = re.compile(r"\d(?<![\w.-]\d)\d\d([- .\u2013]?)\d{2}\1\d{4}(?![\w-]|[.,]\d)")
+
+
+def may_hold_us_ssn(shape: Shape) -> bool:
+    """Both patterns end in four digits (``_SSN_ANY``'s ``\\d`` is any Unicode digit)."""
+    return shape.digits(4)
 
 
 def find_us_ssns(text: str) -> list[Entity]:
@@ -209,6 +225,11 @@ def _national_id_valid(kind: str, value: str) -> bool:
     return False
 
 
+def may_hold_national_id(shape: Shape) -> bool:
+    """Every id pattern here (all ASCII) has three digits in a row, except a NI number written "12 34 56"."""
+    return shape.has(b"000", b"00 0")
+
+
 def find_national_ids(text: str) -> list[Entity]:
     candidates = [(m.lastgroup or "", m) for m in _DIGIT_FIRST_IDS.finditer(text)]
     candidates += [("es_nie", m) for m in _ES_NIE.finditer(text)]
@@ -253,6 +274,17 @@ def _kept(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         text = str(address)
         return address.is_reserved or text.startswith("255.") or text.endswith(".0") or text in _PUBLIC_RESOLVERS
     return False
+
+
+_IPV4_SHAPE = re.compile(rb"0\.0+\.0+\.0")  # a dotted quad in the class string
+
+
+def may_hold_ipv4(shape: Shape) -> bool:
+    return _IPV4_SHAPE.search(shape.classes) is not None
+
+
+def may_hold_ipv6(shape: Shape) -> bool:
+    return b":" in shape.classes
 
 
 def find_ipv4(text: str) -> list[Entity]:

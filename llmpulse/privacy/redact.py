@@ -11,11 +11,14 @@ presidio-analyzer was tried and left out: it installs spaCy (about 390 MB with i
 even for pattern-only use, its e-mail recognizer fetches the public-suffix list over the network
 on first use, and its phone recognizer took about 19 ms per KB of text here.
 
-Speed: most text carries no PII. The number-shaped recognizers (cards, IBANs, SSNs, national
-ids, IPv4, phones) run only when the text has a digit run or an id shape; e-mail only when it has
-an ``@``; the secret rules only when one search finds a provider prefix or a secret word. The
-validators (libphonenumber, check digits) run only on candidates, and phones, the slowest, skip
-spans another type already took.
+Speed: most text carries no PII. Each recognizer has a gate over the text's character classes
+(``llmpulse.privacy.shape``: one translation per text, then substring tests) that asks for what every
+match must contain, so a recognizer that cannot match is not run: no IBAN search without two capitals
+and two digits, no card search without four digits in a row, no name search in capitalised words
+without a capital. The number-shaped recognizers (cards, IBANs, SSNs, national ids, IPv4, phones) also
+need a digit run or an id shape (``_NUMERIC``); the secret rules each need their prefix or word. The
+validators (libphonenumber, check digits) run only on candidates, and phones, the slowest, skip spans
+another type already took.
 """
 
 from __future__ import annotations
@@ -25,8 +28,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from llmpulse.privacy.credentials import find_secrets
-from llmpulse.privacy.documents import find_bsn_and_tax_ids, find_dates_of_birth, find_passports
+from llmpulse.privacy.credentials import SECRET_FINDERS
+from llmpulse.privacy.documents import (
+    find_bsn_and_tax_ids,
+    find_dates_of_birth,
+    find_passports,
+    may_hold_bsn_or_tax_id,
+    may_hold_date_of_birth,
+)
 from llmpulse.privacy.entity import (
     ADDRESS,
     ALL_TYPES,
@@ -44,7 +53,13 @@ from llmpulse.privacy.entity import (
     Entity,
     resolve_overlaps,
 )
-from llmpulse.privacy.people import DEFAULT_NAMES_PER_COUNTRY, NAME_LIST_SIZES, NameFinder, find_addresses
+from llmpulse.privacy.people import (
+    DEFAULT_NAMES_PER_COUNTRY,
+    NAME_LIST_SIZES,
+    NameFinder,
+    find_addresses,
+    may_hold_address,
+)
 from llmpulse.privacy.phones import DEFAULT_PHONE_REGIONS, PhoneFinder
 from llmpulse.privacy.recognizers import (
     find_credit_cards,
@@ -54,14 +69,20 @@ from llmpulse.privacy.recognizers import (
     find_ipv6,
     find_national_ids,
     find_us_ssns,
+    may_hold_credit_card,
+    may_hold_iban,
+    may_hold_ipv4,
+    may_hold_ipv6,
+    may_hold_national_id,
+    may_hold_us_ssn,
 )
+from llmpulse.privacy.shape import Shape
 
 __all__ = ["ALL_TYPES", "Entity", "RedactionResult", "Redactor", "default_redactor"]
 
 # A run of 7+ digit/separator characters, or the letter-digit shapes of an Italian codice
 # fiscale or a UK National Insurance number: without one, no number-shaped PII can be there.
 _NUMERIC = re.compile(r"\d[\d ().\-/\u2013]{5,}\d|\d\d[A-Za-z]\d\d|\d\d ?\d\d ?\d\d ?[A-Da-d]", re.ASCII)
-_ALWAYS, _NEEDS_AT, _NEEDS_NUMBER = "always", "at", "number"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +93,23 @@ class RedactionResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+def _anywhere(shape: Shape) -> bool:
+    return True
+
+
+def _has_at(shape: Shape) -> bool:
+    return b"@" in shape.classes
+
+
 @dataclass(frozen=True, slots=True)
 class _Recognizer:
+    """``find`` runs when ``gate`` says a match is possible and, for the number-shaped types, when the text
+    has a digit run or an id shape (``_NUMERIC``)."""
+
     type: str
     find: Callable[[str], list[Entity]]
-    gate: str
+    gate: Callable[[Shape], bool]
+    numeric: bool = False
 
 
 class Redactor:
@@ -103,21 +136,25 @@ class Redactor:
         self.types: frozenset[str] = frozenset(wanted)
         self.phone_regions: tuple[str, ...] = tuple(phone_regions)
         every: tuple[_Recognizer, ...] = (
-            _Recognizer(SECRET, find_secrets, _ALWAYS),
-            _Recognizer(EMAIL, find_emails, _NEEDS_AT),
-            _Recognizer(IBAN, find_ibans, _NEEDS_NUMBER),
-            _Recognizer(CREDIT_CARD, find_credit_cards, _NEEDS_NUMBER),
-            _Recognizer(US_SSN, find_us_ssns, _NEEDS_NUMBER),
-            _Recognizer(NATIONAL_ID, find_national_ids, _NEEDS_NUMBER),
-            _Recognizer(NATIONAL_ID, find_bsn_and_tax_ids, _NEEDS_NUMBER),
-            _Recognizer(PASSPORT, find_passports, _ALWAYS),  # gated on a passport word
-            _Recognizer(DATE_OF_BIRTH, find_dates_of_birth, _ALWAYS),  # gated on a birth word
-            _Recognizer(IP_ADDRESS, find_ipv4, _NEEDS_NUMBER),
-            _Recognizer(IP_ADDRESS, find_ipv6, _ALWAYS),
-            _Recognizer(ADDRESS, find_addresses, _ALWAYS),  # gated on a digit and a street word
+            *(_Recognizer(SECRET, find, gate) for find, gate in SECRET_FINDERS),
+            _Recognizer(EMAIL, find_emails, _has_at),
+            _Recognizer(IBAN, find_ibans, may_hold_iban, numeric=True),
+            _Recognizer(CREDIT_CARD, find_credit_cards, may_hold_credit_card, numeric=True),
+            _Recognizer(US_SSN, find_us_ssns, may_hold_us_ssn, numeric=True),
+            _Recognizer(NATIONAL_ID, find_national_ids, may_hold_national_id, numeric=True),
+            _Recognizer(NATIONAL_ID, find_bsn_and_tax_ids, may_hold_bsn_or_tax_id, numeric=True),
+            _Recognizer(PASSPORT, find_passports, _anywhere),  # gated on a passport word
+            _Recognizer(DATE_OF_BIRTH, find_dates_of_birth, may_hold_date_of_birth),  # and on a birth word
+            _Recognizer(IP_ADDRESS, find_ipv4, may_hold_ipv4, numeric=True),
+            _Recognizer(IP_ADDRESS, find_ipv6, may_hold_ipv6),
+            _Recognizer(ADDRESS, find_addresses, may_hold_address),  # and on a street word
         )
         if PERSON in self.types:
-            every += (_Recognizer(PERSON, NameFinder(names_per_country), _ALWAYS),)
+            names = NameFinder(names_per_country)
+            every += (
+                _Recognizer(PERSON, names.capitalised, NameFinder.may_hold_capitals),
+                _Recognizer(PERSON, names.small_letters, _anywhere),
+            )
         self._recognizers = tuple(r for r in every if r.type in self.types)
         # Phones run last and skip spans already taken: libphonenumber is the slowest validator.
         self._phones = PhoneFinder(self.phone_regions) if PHONE in self.types else None
@@ -126,13 +163,19 @@ class Redactor:
         """Every PII value in ``text``, non-overlapping, ordered by position."""
         if not text:
             return []
-        gates = {_ALWAYS: True, _NEEDS_AT: "@" in text, _NEEDS_NUMBER: _NUMERIC.search(text) is not None}
+        shape = Shape(text)
+        numeric: bool | None = None
         found: list[Entity] = []
         for recognizer in self._recognizers:
-            if gates[recognizer.gate]:
+            if recognizer.numeric:
+                if numeric is None:
+                    numeric = _NUMERIC.search(text) is not None
+                if not numeric:
+                    continue
+            if recognizer.gate(shape):
                 found.extend(recognizer.find(text))
         found = resolve_overlaps(found)
-        if self._phones is not None and gates[_NEEDS_NUMBER]:
+        if self._phones is not None and (numeric if numeric is not None else _NUMERIC.search(text) is not None):
             found = resolve_overlaps(found + self._phones(text, found))
         return found
 
