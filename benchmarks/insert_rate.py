@@ -26,7 +26,7 @@ from llmpulse.clickhouse.migrate import migrate
 from llmpulse.settings import Settings
 from llmpulse.stream_jobs.chunks import Chunk
 from llmpulse.stream_jobs.pricing import PriceBook
-from llmpulse.stream_jobs.sink import CallSink, Record
+from llmpulse.stream_jobs.sink import EventSink, Record
 
 
 def blocks(events: int, block: int) -> list[dict[str, Any]]:
@@ -34,7 +34,7 @@ def blocks(events: int, block: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as scratch:
         store = ChdbStore(Path(scratch) / "prep")
         try:
-            sink = CallSink(store, Settings(max_event_age_s=10**9), PriceBook(None))
+            sink = EventSink(store, Settings(max_event_age_s=10**9), PriceBook(None))
             out, offset = [], 0
             for part in generate_chunks(events, block, windows=events // 2000 + 1, end_ms=now_ms() - 60_000):
                 recs = [Record(0, offset + i, ts, value) for i, (ts, value) in enumerate(records(part))]

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from llmpulse.schemas import topics
+from llmpulse.schemas.kinds import KINDS, EventKind
 
 
 class Settings(BaseSettings):
@@ -29,8 +30,9 @@ class Settings(BaseSettings):
     embedded_broker_port: int = 0  # 0: a free port
     calls_topic: str = topics.CALLS
     feedback_topic: str = topics.FEEDBACK
+    evaluations_topic: str = topics.EVALUATIONS
     alerts_topic: str = topics.ALERTS
-    dlq_topic: str = topics.CALLS_DLQ
+    dlq_topic: str = Field(topics.DEAD_LETTERS, description="dead letters of every event kind")
     consumer_group: str = "llmpulse-stream"
 
     # ClickHouse. No URL: the embedded engine (chdb) in ``data_dir``, owned by one process.
@@ -79,6 +81,13 @@ class Settings(BaseSettings):
         None, description="comma-separated regions whose national phone numbers are redacted; unset = US,GB,DE,FR,"
         "ES,IT,NL,IN,JP,BR,AU,CA"
     )
+    quality_sample_rate: float = Field(
+        0.1, ge=0.0, le=1.0, description="share of calls with text whose quality and safety signals the worker "
+        "computes (refusal, toxicity, sentiment, …); truncation is counted on every call"
+    )
+    feedback_lookback_days: int = Field(
+        7, ge=1, description="feedback and evaluations are attributed to calls made this many days before them"
+    )
     alerts_file: Path | None = Field(None, description="alert rules, budgets, routing (TOML); unset = defaults")
     alerts_enabled: bool = Field(True, description="evaluate alert rules in the stream worker (leader only)")
     alert_interval_s: float = Field(2.0, gt=0, description="how often the leader looks for closed windows")
@@ -95,6 +104,19 @@ class Settings(BaseSettings):
         if self.hash_ids and self.id_hash_key is None:
             raise ValueError("LLMPULSE_HASH_IDS=true needs LLMPULSE_ID_HASH_KEY")
         return self
+
+    def topic(self, kind: EventKind) -> str:
+        """The topic of an event kind (its setting, or the kind's default)."""
+        value = getattr(self, kind.topic_setting, None)
+        return value if isinstance(value, str) and value else kind.topic
+
+    def event_topics(self) -> dict[str, EventKind]:
+        """Topic -> the event kind it carries, for every registered kind."""
+        return {self.topic(kind): kind for kind in KINDS.values()}
+
+    def all_topics(self) -> list[str]:
+        """Every topic llmpulse creates and uses."""
+        return [*self.event_topics(), self.alerts_topic, self.dlq_topic]
 
 
 @lru_cache(maxsize=1)

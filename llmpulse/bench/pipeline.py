@@ -25,12 +25,14 @@ from llmpulse.clickhouse.migrate import migrate
 from llmpulse.clickhouse.store import Store, open_store
 from llmpulse.kafka.config import consumer_config
 from llmpulse.producers import Monitor
+from llmpulse.schemas.kinds import CALL
 from llmpulse.settings import Settings
 from llmpulse.stack import Stack
 from llmpulse.stream_jobs.chunks import Chunk
 from llmpulse.stream_jobs.decode import Decoder, Source
+from llmpulse.stream_jobs.kinds import contract
 from llmpulse.stream_jobs.pricing import PriceBook
-from llmpulse.stream_jobs.sink import CallSink, Record
+from llmpulse.stream_jobs.sink import EventSink, Record
 from llmpulse.stream_jobs.watermark import read_watermark
 
 WINDOW_MS = traffic.WINDOW_MS
@@ -73,7 +75,7 @@ def preload_history(settings: Settings, events: int, windows: int, end_ms: int,
     store = open_store(settings, own=True)
     try:
         migrate(store)
-        sink = CallSink(store, settings, PriceBook(settings.prices_file))
+        sink = EventSink(store, settings, PriceBook(settings.prices_file))
         # the traffic's ids hold no PII, so cleaning them would store the same values: skipped in this
         # untimed set-up step (the timed runs go through the worker, which cleans every id)
         sink.clean_ids = None  # type: ignore[assignment]
@@ -241,7 +243,7 @@ def raw_consume_eps(bootstrap: str, settings: Settings, expected_events: int) ->
     meta = consumer.list_topics(settings.calls_topic, timeout=10)
     partitions = list(meta.topics[settings.calls_topic].partitions)
     consumer.assign([TopicPartition(settings.calls_topic, p, 0) for p in partitions])
-    decoder = Decoder(settings.max_event_age_s * 1000, settings.max_event_future_s * 1000)
+    decoder = Decoder(contract(CALL), settings.max_event_age_s * 1000, settings.max_event_future_s * 1000)
     events = dead = 0
     eof: set[int] = set()
     t0 = cpu0 = 0.0

@@ -18,7 +18,7 @@ from llmpulse.clickhouse.migrate import migrate
 from llmpulse.settings import Settings
 from llmpulse.stream_jobs.chunks import Chunk
 from llmpulse.stream_jobs.pricing import PriceBook
-from llmpulse.stream_jobs.sink import CallSink, Record
+from llmpulse.stream_jobs.sink import EventSink, Record
 
 STANDARD = {
     "p95_per_model_per_minute_1d": queries.P95_PER_MODEL_PER_MINUTE_DAY,
@@ -30,7 +30,7 @@ LOAD_CHUNK = 200_000
 
 def load(store: ChdbStore, calls: int, prices_file: Path | None, progress: Callable[[int], None]) -> None:
     """Write ``calls`` workload events through the stream sink's own code (no Kafka) into ``store``."""
-    sink = CallSink(store, Settings(max_event_age_s=10**9), PriceBook(prices_file))
+    sink = EventSink(store, Settings(max_event_age_s=10**9), PriceBook(prices_file))
     sink.clean_ids = None  # type: ignore[assignment]  # the traffic's ids hold no PII: cleaning stores the same
     done = 0
     offset = 0

@@ -2,7 +2,7 @@
 
 ``llmpulse demo`` sends its events through the broker to a stream worker, whose sink writes them to
 ClickHouse and whose leader runs ``AlertEvaluator.tick`` over the closed windows. This module does the
-same two steps in one process: the events go through ``CallSink.write_chunk`` (the worker's sink code),
+same two steps in one process: the events go through ``EventSink.write_chunk`` (the worker's sink code),
 and ``AlertEvaluator`` (the worker's evaluator, same engine, same rollup reads from ClickHouse) evaluates
 every window. Only the transport is skipped, so a seed takes seconds; the tests sweep seeds with it.
 
@@ -32,7 +32,7 @@ from llmpulse.schemas.alert import AlertEvent
 from llmpulse.settings import Settings
 from llmpulse.stream_jobs.chunks import Chunk
 from llmpulse.stream_jobs.pricing import PriceBook
-from llmpulse.stream_jobs.sink import CallSink, Record
+from llmpulse.stream_jobs.sink import EventSink, Record
 
 PER_RECORD = 500  # events per Kafka record, as the Monitor sends them
 START_MS = 1_767_225_600_000  # 2026-01-01 00:00 UTC: a fixed, whole-day start (budgets are per UTC day)
@@ -44,7 +44,7 @@ def example_prices() -> Path:
 
 def write_events(store: Store, demo: DemoPlan, start_ms: int) -> int:
     """The plan's events through the worker's sink code (NDJSON records of ``PER_RECORD`` events)."""
-    sink = CallSink(store, Settings(max_event_age_s=10**9, max_event_future_s=10**9), PriceBook(example_prices()))
+    sink = EventSink(store, Settings(max_event_age_s=10**9, max_event_future_s=10**9), PriceBook(example_prices()))
     offset, written = 0, 0
     workload = demo.workload
     for batch in workload.batches(demo.n_events, start_ms=start_ms):

@@ -30,6 +30,12 @@ RULES: tuple[TTLRule, ...] = (
     TTLRule("ttl_text_days", "llm_calls", "response", "toDateTime(ts)", 0),
     TTLRule("ttl_rollups_days", "llm_call_rollups_1m", None, "window_start", 0),
     TTLRule("ttl_rollups_days", "llm_user_cost_1d", None, "day", 0),
+    TTLRule("ttl_rollups_days", "llm_quality_rollups_1m", None, "window_start", 0),
+    TTLRule("ttl_rollups_days", "llm_evaluation_rollups_1m", None, "window_start", 0),
+    TTLRule("ttl_calls_days", "llm_feedback", None, "toDateTime(ts)", 0),
+    TTLRule("ttl_text_days", "llm_feedback", "comment", "toDateTime(ts)", 0),
+    TTLRule("ttl_calls_days", "llm_evaluations", None, "toDateTime(ts)", 0),
+    TTLRule("ttl_text_days", "llm_evaluations", "explanation", "toDateTime(ts)", 0),
     TTLRule("ttl_dead_letters_days", "llm_dead_letters", None, "toDateTime(received_at)", 30),
     TTLRule("ttl_alerts_days", "llm_alerts", None, "toDateTime(started_at)", 0),
 )

@@ -23,6 +23,7 @@ MAX_DURATION_MS = 86_400_000.0  # one day
 Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 DurationMs = Annotated[float, Field(ge=0.0, le=MAX_DURATION_MS, allow_inf_nan=False)]
 Name = Annotated[str, Field(min_length=1)]
+EventId = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 class _EventIds:
@@ -54,7 +55,7 @@ class LLMCallEvent(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=False)
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    event_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(default_factory=new_event_id)
+    event_id: EventId = Field(default_factory=new_event_id)
     ts_ms: Annotated[int, Field(ge=0)] = Field(default_factory=now_ms, description="call start, epoch ms UTC")
     latency_ms: DurationMs | None = Field(None, description="call duration; derived from end_ts_ms if absent")
     end_ts_ms: Annotated[int, Field(ge=0)] | None = Field(None, description="call end, epoch ms UTC")
@@ -81,6 +82,9 @@ class LLMCallEvent(BaseModel):
     prompt: str | None = None
     response: str | None = None
     client_cost_usd: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
+    tokens_estimated: bool = Field(
+        False, description="the token counts were estimated from the text (the provider reported none)"
+    )
 
     @model_validator(mode="after")
     def _duration(self) -> LLMCallEvent:
@@ -100,29 +104,6 @@ def check_duration(ts_ms: int, latency_ms: float | None, end_ts_ms: int | None) 
         raise ValueError("latency_ms or end_ts_ms is required")
     if latency_ms is None and end_ts_ms is not None and not 0 <= end_ts_ms - ts_ms <= MAX_DURATION_MS:
         raise ValueError("end_ts_ms must be within a day after ts_ms")
-
-
-class FeedbackEvent(BaseModel):
-    """A user's judgement of one call (thumbs or a score), sent on llm.feedback."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    schema_version: Literal[1] = SCHEMA_VERSION
-    event_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(default_factory=new_event_id)
-    call_id: Annotated[str, Field(min_length=1, max_length=128)]
-    ts_ms: Annotated[int, Field(ge=0)] = Field(default_factory=now_ms)
-    score: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
-    thumbs: Literal["up", "down"] | None = None
-    comment: str | None = None
-    app: str = ""
-    team: str = ""
-    user_id: str = ""
-
-    @model_validator(mode="after")
-    def _judgement(self) -> FeedbackEvent:
-        if self.score is None and self.thumbs is None:
-            raise ValueError("score or thumbs is required")
-        return self
 
 
 def wire_typeddict(model: type[BaseModel], required: tuple[str, ...] = ()) -> type:
@@ -145,4 +126,3 @@ def wire_typeddict(model: type[BaseModel], required: tuple[str, ...] = ()) -> ty
 #: what a record on the wire must carry: the model fills event_id and ts_ms in on construction, but a
 #: record from any other producer has to bring them (the event id is what makes writes idempotent).
 WIRE_REQUIRED_CALL_FIELDS = ("event_id", "ts_ms", "provider", "request_model")
-WIRE_REQUIRED_FEEDBACK_FIELDS = ("event_id", "call_id", "ts_ms")

@@ -7,12 +7,12 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from llmpulse.schemas.call import FeedbackEvent, LLMCallEvent
+from llmpulse.schemas.kinds import KINDS
 from llmpulse.schemas.rollup import RollupRow
 
+#: one schema per registered event kind (``llm_<kind>_event``), and the rollup row
 CONTRACTS: dict[str, type[BaseModel]] = {
-    "llm_call_event": LLMCallEvent,
-    "feedback_event": FeedbackEvent,
+    **{f"llm_{kind.name}_event": kind.model for kind in KINDS.values()},
     "rollup_row": RollupRow,
 }
 

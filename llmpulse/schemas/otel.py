@@ -32,6 +32,7 @@ CALL_FIELD_TO_OTEL: dict[str, str | None] = {
     "prompt": None,
     "response": None,
     "client_cost_usd": None,
+    "tokens_estimated": None,
 }
 
 OTEL_TO_CALL_FIELD: dict[str, str] = {v: k for k, v in CALL_FIELD_TO_OTEL.items() if v}

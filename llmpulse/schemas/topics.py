@@ -1,8 +1,9 @@
-"""Kafka topic names. Every topic name in the code comes from here (or from Settings overrides)."""
+"""Default Kafka topic names (each can be overridden by a setting). The event kinds' topics are registered
+with their kinds (``schemas.kinds``); every topic list in the code is derived from there
+(``Settings.event_topics`` / ``Settings.all_topics``)."""
 
 CALLS = "llm.calls"
 FEEDBACK = "llm.feedback"
+EVALUATIONS = "llm.evaluations"
 ALERTS = "llm.alerts"
-CALLS_DLQ = "llm.calls.dlq"
-
-ALL = (CALLS, FEEDBACK, ALERTS, CALLS_DLQ)
+DEAD_LETTERS = "llm.calls.dlq"  # dead letters of every kind (each names its source topic)

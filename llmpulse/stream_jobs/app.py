@@ -58,7 +58,6 @@ def create_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.Ap
         producer_compression_type="lz4",
     )
     app.runtime = runtime
-    calls = app.topic(settings.calls_topic, value_serializer="raw", key_serializer="raw")
     dead_letters = app.topic(settings.dlq_topic, value_serializer="raw", key_serializer="raw")
 
     async def send_dead(values: list[bytes]) -> None:
@@ -71,10 +70,18 @@ def create_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.Ap
     async def evaluate_alerts() -> None:
         await runtime.run_alerts()
 
-    @app.agent(calls, name="calls")  # type: ignore[untyped-decorator]
-    async def process_calls(stream: faust.StreamT) -> None:
-        batches = stream.take_events(settings.batch_max_records, within=settings.batch_within_s)  # type: ignore[attr-defined]
-        async for events in batches:
-            await runtime.handle_calls(events, stream.ack, send_dead)
+    def agent_for(topic_name: str, name: str) -> None:
+        """One agent per event kind's topic; each hands its batches to the same runtime."""
+        topic = app.topic(topic_name, value_serializer="raw", key_serializer="raw")
+
+        async def process(stream: faust.StreamT) -> None:
+            batches = stream.take_events(settings.batch_max_records, within=settings.batch_within_s)  # type: ignore[attr-defined]
+            async for events in batches:
+                await runtime.handle(topic_name, events, stream.ack, send_dead)
+
+        app.agent(topic, name=name)(process)
+
+    for topic_name, kind in settings.event_topics().items():
+        agent_for(topic_name, kind.name)
 
     return app

@@ -1,4 +1,4 @@
-"""Record bytes -> one Arrow table of valid call events, plus dead letters with reasons. Never raises.
+"""Record bytes -> one Arrow table of valid events of one kind, plus dead letters with reasons. Never raises.
 
 Fast path: NDJSON records (what ``Monitor`` sends) are parsed straight into Arrow columns by
 ``pyarrow.json`` and checked column-wise against the contract (``wire.row_problems``); attributes are read
@@ -23,19 +23,17 @@ import pyarrow.json as pa_json
 
 from llmpulse.stream_jobs.arrow_util import struct_to_map
 from llmpulse.stream_jobs.exact import DeadLetter, ExactValidator, Source
-from llmpulse.stream_jobs.wire import MAP_FIELDS, PARSE_SCHEMA, WIRE_SCHEMA, row_problems, with_latency
+from llmpulse.stream_jobs.wire import Contract
 
 __all__ = ["DeadLetter", "Decoded", "Decoder", "Source"]
 
-# "infer": the mappings (attributes) are read as structs; unknown fields are read too, then dropped
-_PARSE = pa_json.ParseOptions(explicit_schema=PARSE_SCHEMA, unexpected_field_behavior="infer")
 _NULL = re.compile(rb":\s*null")
 _BAD_MAPS = "__bad_maps"
 
 
 @dataclass
 class Decoded:
-    table: pa.Table  # WIRE_SCHEMA: the valid events and their (partition, offset)
+    table: pa.Table  # the contract's wire_schema: the valid events and their (partition, offset)
     dead: list[DeadLetter] = field(default_factory=list)
 
     @property
@@ -54,19 +52,21 @@ def _utf8(raw: bytes) -> bool:
     return True
 
 
-def _parse(raw: bytes, *, threads: bool = False) -> pa.Table | None:
-    """NDJSON -> Arrow with the ``PARSE_SCHEMA`` columns, the mappings as ``map<string, string>`` and a
+def _parse(contract: Contract, raw: bytes, *, threads: bool = False) -> pa.Table | None:
+    """NDJSON -> Arrow with the contract's ``parse_schema`` columns, the mappings as ``map<string, string>`` and a
     ``__bad_maps`` mask (None when Arrow cannot read it). Threaded parsing works on 1 MiB blocks."""
     block = 1 << 20 if threads else max(len(raw) + 1, 1 << 16)
     options = pa_json.ReadOptions(use_threads=threads, block_size=block)
+    # "infer": the mappings (attributes) are read as structs; unknown fields are read too, then dropped
+    parse = pa_json.ParseOptions(explicit_schema=contract.parse_schema, unexpected_field_behavior="infer")
     try:
-        table = pa_json.read_json(io.BytesIO(raw), read_options=options, parse_options=_PARSE)
+        table = pa_json.read_json(io.BytesIO(raw), read_options=options, parse_options=parse)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
     n = table.num_rows
     bad = np.zeros(n, dtype=bool)
-    columns = {name: table[name] for name in PARSE_SCHEMA.names}
-    for name in MAP_FIELDS:
+    columns = {name: table[name] for name in contract.parse_schema.names}
+    for name in contract.map_fields:
         mapped, problems = struct_to_map(table[name] if name in table.column_names else None, n)
         columns[name] = mapped
         bad |= problems
@@ -87,13 +87,13 @@ def _lines(raw: bytes) -> int:
     return len(newlines) + 1 if _utf8(raw) else 0
 
 
-def _parse_all(values: list[bytes]) -> list[pa.Table | None]:
+def _parse_all(contract: Contract, values: list[bytes]) -> list[pa.Table | None]:
     """Parse many records at once (one threaded parse of their concatenation); if that fails, one by one."""
     sizes = [_lines(v) for v in values]
     joinable = [i for i, n in enumerate(sizes) if n]
     out: list[pa.Table | None] = [None] * len(values)
     if len(joinable) > 1:
-        table = _parse(b"\n".join(values[i] for i in joinable), threads=True)
+        table = _parse(contract, b"\n".join(values[i] for i in joinable), threads=True)
         if table is not None and table.num_rows == sum(sizes[i] for i in joinable):
             start = 0
             for i in joinable:
@@ -101,20 +101,21 @@ def _parse_all(values: list[bytes]) -> list[pa.Table | None]:
                 start += sizes[i]
             return out
     for i in joinable:
-        out[i] = _parse(values[i])
+        out[i] = _parse(contract, values[i])
     return out
 
 
 class Decoder:
-    def __init__(self, max_age_ms: int, max_future_ms: int) -> None:
+    def __init__(self, contract: Contract, max_age_ms: int, max_future_ms: int) -> None:
+        self.contract = contract
         self.max_age_ms = max_age_ms
         self.max_future_ms = max_future_ms
-        self.exact = ExactValidator(max_age_ms, max_future_ms)
+        self.exact = ExactValidator(contract, max_age_ms, max_future_ms)
 
     def decode(self, records: list[tuple[Source, bytes]]) -> Decoded:
         parsed: list[tuple[int, pa.Table]] = []
         slow: list[int] = []
-        for i, table in enumerate(_parse_all([raw for _, raw in records])):
+        for i, table in enumerate(_parse_all(self.contract, [raw for _, raw in records])):
             if table is None or table.num_rows == 0:
                 slow.append(i)
             else:
@@ -122,10 +123,12 @@ class Decoder:
         fast = self._fast(records, parsed, slow)
         checked = self.exact.validate([records[i] for i in sorted(slow)])
         tables = [fast] if fast is not None else []
+        schema = self.contract.wire_schema
         if checked.events:
-            tables.append(_from_events(checked.events, checked.sources))
-        table = pa.concat_tables(tables) if tables else WIRE_SCHEMA.empty_table()
-        return Decoded(with_latency(table) if table.num_rows else table, checked.dead)
+            tables.append(_from_events(schema, checked.events, checked.sources))
+        table = pa.concat_tables(tables) if tables else schema.empty_table()
+        complete = self.contract.complete
+        return Decoded(complete(table) if complete is not None and table.num_rows else table, checked.dead)
 
     def _fast(self, records: list[tuple[Source, bytes]], parsed: list[tuple[int, pa.Table]],
               slow: list[int]) -> pa.Table | None:  # fmt: skip
@@ -137,7 +140,7 @@ class Decoder:
         owner = np.repeat(np.arange(len(parsed)), sizes)
         sources = [records[i][0] for i, _ in parsed]
         record_ts = np.array([s.timestamp_ms for s in sources], dtype=np.int64)[owner]
-        bad = row_problems(table, record_ts, self.max_age_ms, self.max_future_ms)
+        bad = self.contract.row_problems(table, record_ts, self.max_age_ms, self.max_future_ms)
         bad |= table[_BAD_MAPS].to_numpy()
         if bad.any():
             bad_records = np.unique(owner[bad])
@@ -147,12 +150,13 @@ class Decoder:
             owner = owner[keep]
         partitions = np.array([s.partition for s in sources], dtype=np.uint32)[owner]
         offsets = np.array([s.offset for s in sources], dtype=np.uint64)[owner]
-        columns = {name: table[name] for name in WIRE_SCHEMA.names if name in table.column_names}
+        schema = self.contract.wire_schema
+        columns = {name: table[name] for name in schema.names if name in table.column_names}
         columns["kafka_partition"] = pa.chunked_array([pa.array(partitions)])
         columns["kafka_offset"] = pa.chunked_array([pa.array(offsets)])
-        return pa.Table.from_pydict(columns, schema=WIRE_SCHEMA)
+        return pa.Table.from_pydict(columns, schema=schema)
 
 
-def _from_events(events: list[dict[str, object]], sources: list[tuple[int, int]]) -> pa.Table:
+def _from_events(schema: pa.Schema, events: list[dict[str, object]], sources: list[tuple[int, int]]) -> pa.Table:
     rows = [{**e, "kafka_partition": p, "kafka_offset": o} for e, (p, o) in zip(events, sources, strict=True)]
-    return pa.Table.from_pylist(rows, schema=WIRE_SCHEMA)
+    return pa.Table.from_pylist(rows, schema=schema)

@@ -1,6 +1,6 @@
-"""The exact validator: one record -> validated call events, or dead letters with a reason. Never raises.
+"""The exact validator: one record -> validated events of one kind, or dead letters with a reason. Never raises.
 
-This is the contract's own judge (pydantic-core against a TypedDict twin of ``LLMCallEvent``); the fast,
+This is the contract's own judge (pydantic-core against a TypedDict twin of the kind's model); the fast,
 columnar path in ``decode.py`` sends it every record it cannot vouch for. A record is one JSON object, a
 JSON array of objects, or newline-delimited objects (NDJSON); a bad element costs only itself. The
 cross-field rules and the time range (judged against the record's Kafka timestamp, so a replay judges the
@@ -13,23 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pydantic_core
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from llmpulse.schemas.call import (
-    MAX_DURATION_MS,
-    WIRE_REQUIRED_CALL_FIELDS,
-    LLMCallEvent,
-    wire_typeddict,
-)
-from llmpulse.stream_jobs.wire import FIELD_RULES
-
-CallWire = wire_typeddict(LLMCallEvent, WIRE_REQUIRED_CALL_FIELDS)
-#: integer fields are stored as 64-bit columns: a larger number (the model sets no upper bound on some) is
-#: rejected here, as the fast path's Arrow parser rejects it, instead of failing the whole chunk later
-_INT_FIELDS = tuple(r.name for r in FIELD_RULES if r.kind is int)
-_INT64 = (-(2**63), 2**63 - 1)
-_LIST = TypeAdapter(list[CallWire])  # type: ignore[valid-type]
-_ONE: TypeAdapter[Any] = TypeAdapter(CallWire)
+from llmpulse.stream_jobs.wire import Contract
 
 MAX_DETAIL_CHARS = 500
 
@@ -84,7 +70,10 @@ def _event_id_of(obj: Any) -> str:
 class ExactValidator:
     """Validates records one by one. ``max_age_ms``/``max_future_ms`` bound ts_ms around the record time."""
 
-    def __init__(self, max_age_ms: int, max_future_ms: int) -> None:
+    def __init__(self, contract: Contract, max_age_ms: int, max_future_ms: int) -> None:
+        self.contract = contract
+        self._one = contract.one_adapter
+        self._list = contract.list_adapter
         self.max_age_ms = max_age_ms
         self.max_future_ms = max_future_ms
 
@@ -117,7 +106,7 @@ class ExactValidator:
             dead(-1, "not_an_event", "a record is a JSON object or an array of objects", None, raw)
             return
         try:
-            items = _LIST.validate_json(raw) if head == b"[" else [_ONE.validate_json(raw)]
+            items = self._list.validate_json(raw) if head == b"[" else [self._one.validate_json(raw)]
             bad: dict[int, list[Any]] = {}
             if not items:
                 dead(-1, "not_an_event", "an empty array holds no event", None, raw)
@@ -137,7 +126,7 @@ class ExactValidator:
                 trimmed["loc"] = loc[1:] if head == b"[" else loc
                 bad.setdefault(index, []).append(trimmed)
             good_elements = [el for i, el in enumerate(elements) if i not in bad]
-            items = _LIST.validate_python(good_elements) if good_elements else []
+            items = self._list.validate_python(good_elements) if good_elements else []
             for index in sorted(bad):
                 element = elements[index] if index < len(elements) else None
                 if not isinstance(element, dict):
@@ -149,7 +138,7 @@ class ExactValidator:
         low = source.timestamp_ms - self.max_age_ms
         high = source.timestamp_ms + self.max_future_ms
         for index, event in zip(good_index, items, strict=True):
-            problem = _cross_field(event, low, high)
+            problem = self.contract.event_problem(event, low, high)
             if problem is not None:
                 dead(index, problem[0], problem[1], event, _dump(event))
                 continue
@@ -174,25 +163,6 @@ def _is_object(line: bytes) -> bool:
         return isinstance(pydantic_core.from_json(line, allow_inf_nan=True), dict)
     except ValueError:
         return False
-
-
-def _cross_field(event: dict[str, Any], low: int, high: int) -> tuple[str, str] | None:
-    ts = event["ts_ms"]
-    if not low <= ts <= high:
-        return "timestamp_out_of_range", "ts_ms is too far from the record's time"
-    for name in _INT_FIELDS:
-        value = event.get(name)
-        if value is not None and not _INT64[0] <= value <= _INT64[1]:
-            return "validation", f"{name}: integer out of range"
-    latency = event.get("latency_ms")
-    if latency is None:
-        end = event.get("end_ts_ms")
-        if end is None:
-            return "validation", "latency_ms or end_ts_ms is required"
-        if not 0 <= end - ts <= MAX_DURATION_MS:
-            return "validation", "end_ts_ms must be within a day after ts_ms"
-        event["latency_ms"] = float(end - ts)
-    return None
 
 
 def _dump(obj: Any) -> bytes:

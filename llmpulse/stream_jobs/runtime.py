@@ -1,6 +1,7 @@
 """What a stream worker holds: the store, the sink, the chunk planner, and the Faust-facing glue.
 
-The Faust agents only call ``handle_calls``; everything that can block (ClickHouse) runs in one worker
+The Faust agents (one per registered event kind) only call ``handle``;
+everything that can block (ClickHouse) runs in one worker
 thread so the event loop keeps heart-beating the consumer group while ClickHouse is slow or down.
 """
 
@@ -23,7 +24,7 @@ from llmpulse.settings import Settings
 from llmpulse.stream_jobs.alerts import LeaderAlerts
 from llmpulse.stream_jobs.chunks import ChunkPlanner
 from llmpulse.stream_jobs.pricing import PriceBook
-from llmpulse.stream_jobs.sink import CallSink, Prepared, Record, dead_letter_json
+from llmpulse.stream_jobs.sink import EventSink, Prepared, Record, dead_letter_json
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -71,9 +72,11 @@ class Runtime:
         self.settings = settings
         self.bootstrap = bootstrap or settings.kafka_bootstrap or ""
         self._store = store
-        self.sink: CallSink | None = None
+        self.sinks: dict[str, EventSink] = {}  # topic -> the sink of the kind it carries
         self.alerts: LeaderAlerts | None = None
-        self.planner: ChunkPlanner[FaustRecord] = ChunkPlanner(settings.calls_topic)
+        self.planners: dict[str, ChunkPlanner[FaustRecord]] = {
+            topic: ChunkPlanner(topic) for topic in settings.event_topics()
+        }
         self.stop = threading.Event()
         # three threads: preparing chunk n+1 (Python, CPU) overlaps writing chunk n (ClickHouse, which
         # releases the GIL); alert evaluation never holds up the sink
@@ -97,8 +100,12 @@ class Runtime:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         redact, redact_bytes = _redactors()
-        self.sink = CallSink(store, self.settings, PriceBook(self.settings.prices_file),
-                             redact=redact, redact_bytes=redact_bytes, stop=self.stop)  # fmt: skip
+        prices = PriceBook(self.settings.prices_file)
+        self.sinks = {
+            topic: EventSink(store, self.settings, prices, kind=kind, redact=redact, redact_bytes=redact_bytes,
+                             stop=self.stop)
+            for topic, kind in self.settings.event_topics().items()
+        }  # fmt: skip
         if self.settings.alerts_enabled:
             self.alerts = LeaderAlerts(store, self.settings, self.bootstrap)
         log.info("stream worker ready: store %s", store.describe())
@@ -141,21 +148,29 @@ class Runtime:
 
         Records already prepared but not yet committed come again too; the sink's memory of recent event ids
         knows where each id was read (``dedup.RecentIds``), so they are a replay, not duplicates."""
-        for partition in list(self.planner.partitions()):
-            self.planner.forget(partition)
+        for planner in self.planners.values():
+            for partition in list(planner.partitions()):
+                planner.forget(partition)
 
-    # -- the calls agent ----------------------------------------------------------------------------
-    async def handle_calls(
+    @property
+    def sink(self) -> EventSink:
+        """The calls' sink."""
+        return self.sinks[self.settings.calls_topic]
+
+    # -- the agents ---------------------------------------------------------------------------------
+    async def handle(
         self,
+        topic: str,
         events: Sequence[Any],
         ack: Callable[[Any], Awaitable[Any]],
         send_dead: Callable[[list[bytes]], Awaitable[Any]],
     ) -> None:
-        """One stream batch: cut chunks and prepare them; their writes finish in the background (at most
-        two at a time), and only then are their dead letters sent and their records acknowledged."""
-        sink = self.sink
+        """One stream batch of one topic: cut chunks and prepare them; their writes finish in the background
+        (at most two at a time), and only then are their dead letters sent and their records acknowledged."""
+        sink = self.sinks.get(topic)
         if sink is None:
-            raise RuntimeError("runtime not opened")
+            raise RuntimeError(f"runtime not opened, or {topic!r} carries no registered event kind")
+        planner = self.planners[topic]
         by_partition: dict[int, list[FaustRecord]] = defaultdict(list)
         for ev in events:
             msg = ev.message
@@ -170,15 +185,15 @@ class Runtime:
         ready = []
         for partition, recs in by_partition.items():
             recs.sort(key=lambda r: r.offset)
-            if not self.planner.knows(partition):
+            if not planner.knows(partition):
                 # (Re)started after a rebalance: this worker's own writes still in flight may cover these records;
                 # their ranges must be recorded before the re-cut, or the same records get a second token.
                 await self.drain()
-                ranges = await self.run(sink.recorded_ranges, self.planner.topic, partition, recs[0].offset)
+                ranges = await self.run(sink.recorded_ranges, topic, partition, recs[0].offset)
                 log.info("partition %d: reading from offset %d, %d recorded chunk(s) to re-cut", partition,
                          recs[0].offset, len(ranges))  # fmt: skip
-                self.planner.start_partition(partition, ranges)
-            ready.extend(self.planner.add(partition, recs))
+                planner.start_partition(partition, ranges)
+            ready.extend(planner.add(partition, recs))
         if not ready:
             return
         if self._slots is None:
@@ -190,14 +205,13 @@ class Runtime:
         if self._stopping:
             self._slots.release()
             return
-        task = asyncio.create_task(self._finish(prepared, busy, ack, send_dead))
+        task = asyncio.create_task(self._finish(sink, prepared, busy, ack, send_dead))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
-    async def _finish(self, batch: list[Prepared], busy: float, ack: Callable[[Any], Awaitable[Any]],
+    async def _finish(self, sink: EventSink, batch: list[Prepared], busy: float,
+                      ack: Callable[[Any], Awaitable[Any]],
                       send_dead: Callable[[list[bytes]], Awaitable[Any]]) -> None:  # fmt: skip
-        sink = self.sink
-        assert sink is not None
         try:
             started = time.monotonic()
             results = await self.run(sink.store_batch, batch)

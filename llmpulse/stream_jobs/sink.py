@@ -1,8 +1,10 @@
-"""Writes chunks of call records to ClickHouse, replay-safe (see ``chunks.py`` for the protocol).
+"""Writes chunks of one event kind's records to ClickHouse, replay-safe (see ``chunks.py`` for the protocol).
+The same for every registered kind (``llmpulse.schemas.kinds``): only its contract and its table builder
+(``kinds/``) differ.
 
 Order per batch: decode, drop duplicates and build tables for each chunk -> record the ranges of all the
-batch's chunks (one insert) -> per chunk, write raw calls, rollup partials, per-user cost and dead letters,
-each with the chunk's deduplication token. While
+batch's chunks (one insert) -> per chunk, write the kind's tables (for calls: raw calls, rollup partials,
+per-user cost, quality rollups) and dead letters, each with the chunk's deduplication token. While
 ClickHouse is unreachable the write is retried with backoff, forever, and nothing is acknowledged, so
 Kafka offsets are not committed for what is not stored (backpressure). A chunk ClickHouse keeps rejecting
 for another reason goes to the dead-letter path whole, with the error, instead of wedging the stream.
@@ -32,11 +34,15 @@ import pyarrow as pa
 from llmpulse.clickhouse.exceptions import StoreError, StoreUnavailable
 from llmpulse.clickhouse.store import Store
 from llmpulse.privacy.identity import id_cleaner
+from llmpulse.quality.columns import QualityScorer
+from llmpulse.schemas.kinds import CALL, EventKind
 from llmpulse.settings import Settings
-from llmpulse.stream_jobs.batch import BatchTables, Redact, build_tables, gc_paused
+from llmpulse.stream_jobs.batch import Redact, gc_paused
 from llmpulse.stream_jobs.chunks import Chunk
 from llmpulse.stream_jobs.decode import DeadLetter, Decoded, Decoder, Source
 from llmpulse.stream_jobs.dedup import RecentIds, positions
+from llmpulse.stream_jobs.kinds import BuildContext, Built, builder, contract
+from llmpulse.stream_jobs.kinds.base import CallDims
 from llmpulse.stream_jobs.pricing import PriceBook
 
 log = logging.getLogger(__name__)
@@ -77,7 +83,7 @@ class Prepared:
     chunk: Chunk[Record]
     records: list[tuple[Source, bytes]]
     decoded: Decoded | None
-    tables: BatchTables | None
+    tables: Built | None
     error: str = ""
 
 
@@ -100,10 +106,13 @@ def dead_letter_json(d: DeadLetter) -> bytes:
     })  # fmt: skip
 
 
-class CallSink:
-    def __init__(self, store: Store, settings: Settings, prices: PriceBook, *,
+class EventSink:
+    """The sink of one event kind (default: calls)."""
+
+    def __init__(self, store: Store, settings: Settings, prices: PriceBook, *, kind: EventKind = CALL,
                  redact: Redact | None = None, redact_bytes: RedactBytes | None = None,
                  stop: threading.Event | None = None) -> None:  # fmt: skip
+        self.kind = kind
         self.store = store
         self.settings = settings
         self.prices = prices
@@ -111,7 +120,12 @@ class CallSink:
         self.redact_attributes = redact  # free-form attributes are kept, so they are always redacted
         self.redact_bytes = redact_bytes
         self.clean_ids = id_cleaner(settings).clean_column  # identity fields: no raw PII, whatever the options
-        self.decoder = Decoder(settings.max_event_age_s * 1000, settings.max_event_future_s * 1000)
+        self.decoder = Decoder(contract(kind), settings.max_event_age_s * 1000, settings.max_event_future_s * 1000)
+        self.build = builder(kind)
+        self.context = BuildContext(
+            settings, prices, redact=self.redact, redact_attributes=redact, clean_ids=self.clean_ids,
+            quality=QualityScorer(settings.quality_sample_rate), lookup_calls=self.lookup_calls,
+        )
         self.recent = RecentIds()
         self.stats = SinkStats()
         self.stop = stop or threading.Event()
@@ -152,7 +166,8 @@ class CallSink:
         self._retry(lambda: self.store.insert("llm_sink_chunks", ranges, token), "record the chunk ranges")
 
     def prepare(self, chunk: Chunk[Record]) -> Prepared:
-        """Decode, validate, deduplicate and build the chunk's tables: CPU work, no I/O."""
+        """Decode, validate, deduplicate and build the chunk's tables: CPU work (and, for judgements of calls,
+        one query for the calls' dimensions)."""
         topic = chunk.topic
         records = [(Source(topic, r.partition, r.offset, r.timestamp_ms), r.value) for r in chunk.items]
         try:
@@ -233,22 +248,37 @@ class CallSink:
                                            row["event_id"], orjson.dumps(event)))  # fmt: skip
         decoded.table = decoded.table.filter(pa.array(fresh))
 
-    def _tables(self, decoded: Decoded) -> BatchTables | None:
+    def _tables(self, decoded: Decoded) -> Built | None:
         if not decoded.events:
             return None
-        s = self.settings
-        return build_tables(decoded.table, self.prices, window_ms=s.window_seconds * 1000,
-                            max_name_chars=s.max_name_chars, max_text_chars=s.max_text_chars,
-                            redact=self.redact, redact_attributes=self.redact_attributes,
-                            clean_ids=self.clean_ids)  # fmt: skip
+        built = self.build(decoded.table, self.context)
+        unknown = set(built.tables) - set(self.kind.tables)
+        if unknown:
+            raise RuntimeError(f"the {self.kind.name} builder made tables it does not register: {sorted(unknown)}")
+        return built
 
-    def _write(self, chunk: Chunk[Record], decoded: Decoded, tables: BatchTables | None) -> int:
+    def lookup_calls(self, ids: list[str], since_ms: int) -> dict[str, CallDims]:
+        """The stored calls among ``ids`` made since ``since_ms`` (retried while ClickHouse is away)."""
+        rows = self._retry(
+            lambda: self.store.query(
+                "SELECT event_id, toUnixTimestamp64Milli(any(ts)), any(provider), any(model), any(app), any(team), "
+                "any(attributes['prompt_version']) FROM llm_calls WHERE event_id IN "
+                "(SELECT arrayJoin(JSONExtract({ids:String}, 'Array(String)'))) "
+                "AND ts >= fromUnixTimestamp64Milli({since:Int64}) GROUP BY event_id",
+                {"ids": orjson.dumps(ids).decode(), "since": since_ms},
+            ).rows,
+            "look up the judged calls",
+        )
+        return {str(r[0]): CallDims(int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6])) for r in rows}
+
+    def _write(self, chunk: Chunk[Record], decoded: Decoded, tables: Built | None) -> int:
         token = chunk.token
         max_ts = tables.max_event_ts_ms if tables else 0
         if tables is not None:
-            self._retry(lambda: self.store.insert("llm_calls", tables.calls, token), "write llm_calls")
-            self._retry(lambda: self.store.insert("llm_call_rollups_1m", tables.rollups, token), "write rollups")
-            self._retry(lambda: self.store.insert("llm_user_cost_1d", tables.user_cost, token), "write user cost")
+            for name in self.kind.tables:
+                block = tables.tables.get(name)
+                if block is not None:
+                    self._retry(lambda: self.store.insert(name, block, token), f"write {name}")  # noqa: B023
         if decoded.dead:
             dead = self._dead_table(chunk.topic, decoded.dead)
             self._retry(lambda: self.store.insert("llm_dead_letters", dead, token), "write dead letters")

@@ -72,12 +72,14 @@ def test_history_chunks_and_capture_text() -> None:
 
 
 def test_records_are_ndjson_the_fast_path_takes() -> None:
+    from llmpulse.schemas.kinds import CALL
     from llmpulse.stream_jobs.decode import Decoder, Source
+    from llmpulse.stream_jobs.kinds import contract
 
     evs = traffic.generate(1_200, windows=2, end_ms=END)
     recs = traffic.records(evs, per_record=500)
     assert len(recs) == 3
-    decoder = Decoder(10**12, 10**9)
+    decoder = Decoder(contract(CALL), 10**12, 10**9)
     calls: list[int] = []
     validate = decoder.exact.validate
     decoder.exact.validate = lambda r: calls.append(len(r)) or validate(r)  # type: ignore[method-assign]

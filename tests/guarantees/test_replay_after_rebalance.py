@@ -77,16 +77,17 @@ def test_records_read_again_after_a_rebalance_are_not_duplicates(store: Store, t
 
     async def run() -> None:
         # offsets 0-9 are prepared, written and acknowledged; the next commit has not happened yet
-        await runtime.handle_calls(deliver(values[:10]), consumer.ack, consumer.send_dead)
+        await runtime.handle(settings.calls_topic, deliver(values[:10]), consumer.ack, consumer.send_dead)
         await runtime.drain()
         assert sorted(consumer.acked) == list(range(10))
         # a second worker joins: Faust starts a rebalance and seeks back to the committed offset (0)
         runtime.forget_all()
-        await runtime.handle_calls(deliver(values), consumer.ack, consumer.send_dead)
+        await runtime.handle(settings.calls_topic, deliver(values), consumer.ack, consumer.send_dead)
         await runtime.drain()
         # it leaves again: another rebalance, offsets committed up to 10 this time
         runtime.forget_all()
-        await runtime.handle_calls(deliver(values[10:], first_offset=10), consumer.ack, consumer.send_dead)
+        await runtime.handle(settings.calls_topic, deliver(values[10:], first_offset=10), consumer.ack,
+                             consumer.send_dead)
         await runtime.drain()
 
     asyncio.run(run())

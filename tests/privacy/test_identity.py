@@ -16,7 +16,7 @@ from llmpulse.settings import Settings
 from llmpulse.stack import Stack
 from llmpulse.stream_jobs.chunks import ChunkPlanner
 from llmpulse.stream_jobs.pricing import PriceBook
-from llmpulse.stream_jobs.sink import CallSink, Record
+from llmpulse.stream_jobs.sink import EventSink, Record
 from tests.stream_jobs.pipeline_helpers import private_settings, send_events, workload_events
 
 KEY = "k3y-for-tests-only-0123456789abcdef"
@@ -98,7 +98,7 @@ def _stored(store: Store) -> str:
 
 
 def _write(store: Store, settings: Settings, events: list[dict[str, object]]) -> None:
-    sink = CallSink(store, settings, PriceBook())
+    sink = EventSink(store, settings, PriceBook())
     planner: ChunkPlanner[Record] = ChunkPlanner("llm.calls")
     planner.start_partition(0, [])
     now = int(time.time() * 1000)

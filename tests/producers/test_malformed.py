@@ -11,9 +11,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from llmpulse.producers.malformed import KINDS, REASONS, malformed_records
 from llmpulse.schemas.call import WIRE_REQUIRED_CALL_FIELDS, LLMCallEvent, check_duration, wire_typeddict
+from llmpulse.schemas.kinds import CALL
 from llmpulse.settings import get_settings
 from llmpulse.stream_jobs.decode import Decoder, Source
 from llmpulse.stream_jobs.dedup import RecentIds
+from llmpulse.stream_jobs.kinds import contract
 
 NOW = 1_795_000_000_000
 SETTINGS = get_settings()
@@ -107,7 +109,7 @@ def test_arrays_hold_exactly_one_dead_letter(records: list[tuple[str, bytes]]) -
 
 def test_the_stream_job_gives_the_same_reasons(records: list[tuple[str, bytes]]) -> None:
     """The worker's decoder (and its sink's duplicate check) dead-letters exactly the bad element."""
-    decoder = Decoder(MAX_AGE_MS, MAX_FUTURE_MS)
+    decoder = Decoder(contract(CALL), MAX_AGE_MS, MAX_FUTURE_MS)
     for j, (reason, raw) in enumerate(records):
         decoded = decoder.decode([(Source("llm.calls", 0, j, NOW), raw)])
         fresh = RecentIds().check_and_add(decoded.table["event_id"].to_pylist())

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from llmpulse.cli.main import main
-from llmpulse.schemas import AlertEvent, FeedbackEvent, LLMCallEvent
+from llmpulse.schemas import AlertEvent, EvaluationEvent, FeedbackEvent, LLMCallEvent
 from llmpulse.schemas.otel import CALL_FIELD_TO_OTEL
 
 
@@ -41,11 +41,16 @@ def test_end_time_gives_the_duration() -> None:
 
 def test_feedback_needs_a_judgement() -> None:
     assert FeedbackEvent(call_id="c", thumbs="up").thumbs == "up"
-    assert FeedbackEvent(call_id="c", score=0.3).score == 0.3
+    assert FeedbackEvent(call_id="c", rating=4).rating == 4
     with pytest.raises(ValidationError):
         FeedbackEvent(call_id="c")
     with pytest.raises(ValidationError):
-        FeedbackEvent(call_id="c", score=1.5)
+        FeedbackEvent(call_id="c", rating=6)
+    assert EvaluationEvent(call_id="c", name="relevance", label="pass").label == "pass"
+    with pytest.raises(ValidationError):
+        EvaluationEvent(call_id="c", name="relevance")
+    with pytest.raises(ValidationError):
+        EvaluationEvent(call_id="c", name="relevance", score=float("nan"))
 
 
 def test_otel_mapping_covers_every_call_field() -> None:
@@ -56,7 +61,8 @@ def test_otel_mapping_covers_every_call_field() -> None:
 def test_schema_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema", "export", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["feedback_event.schema.json", "llm_call_event.schema.json", "rollup_row.schema.json"]
+    assert names == ["llm_call_event.schema.json", "llm_evaluation_event.schema.json",
+                     "llm_feedback_event.schema.json", "rollup_row.schema.json"]
     schema = json.loads((tmp_path / "llm_call_event.schema.json").read_text())
     assert schema["properties"]["input_tokens"]["maximum"] == 100_000_000
     assert "llm_call_event.schema.json" in capsys.readouterr().out

@@ -7,8 +7,10 @@ import pytest
 
 from llmpulse.kafka.records import pack
 from llmpulse.schemas import LLMCallEvent
+from llmpulse.schemas.kinds import CALL
 from llmpulse.stream_jobs.decode import Decoder, Source
 from llmpulse.stream_jobs.exact import ExactValidator
+from llmpulse.stream_jobs.kinds import contract
 
 NOW = int(time.time() * 1000)
 SRC = Source("llm.calls", 0, 42, NOW)
@@ -19,7 +21,7 @@ def good(**kw: object) -> dict:
 
 
 def decoder() -> Decoder:
-    return Decoder(max_age_ms=86_400_000, max_future_ms=3_600_000)
+    return Decoder(contract(CALL), max_age_ms=86_400_000, max_future_ms=3_600_000)
 
 
 def reasons(out) -> list[tuple[int, str]]:
@@ -94,7 +96,7 @@ def test_fast_path_agrees_with_the_exact_validator(change: dict) -> None:
     if raw_app is not None:  # not UTF-8: no JSON encoder writes it, but a broken producer can
         value = value[:-1] + b',"app":"' + raw_app + b'"}'
     fast = decoder().decode([(SRC, value)])
-    exact = ExactValidator(86_400_000, 3_600_000).validate([(SRC, value)])
+    exact = ExactValidator(contract(CALL), 86_400_000, 3_600_000).validate([(SRC, value)])
     assert fast.events == len(exact.events)
     assert [d.reason for d in fast.dead] == [d.reason for d in exact.dead]
 

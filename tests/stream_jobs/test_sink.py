@@ -11,11 +11,11 @@ import pyarrow as pa
 from llmpulse.clickhouse.store import Store
 from llmpulse.producers.workload import Workload
 from llmpulse.settings import Settings
-from llmpulse.stream_jobs.batch import build_tables
 from llmpulse.stream_jobs.chunks import ChunkPlanner
 from llmpulse.stream_jobs.decode import Source
+from llmpulse.stream_jobs.kinds.call import build
 from llmpulse.stream_jobs.pricing import PriceBook
-from llmpulse.stream_jobs.sink import CallSink, Record
+from llmpulse.stream_jobs.sink import EventSink, Record
 
 TOPIC = "llm.calls"
 
@@ -35,11 +35,11 @@ def totals(store: Store) -> tuple:
     return calls, rolled, users
 
 
-def sink_for(store: Store) -> CallSink:
-    return CallSink(store, Settings(), PriceBook())
+def sink_for(store: Store) -> EventSink:
+    return EventSink(store, Settings(), PriceBook())
 
 
-def write_all(sink: CallSink, planner: ChunkPlanner[Record], recs: list[Record], batch: int) -> None:
+def write_all(sink: EventSink, planner: ChunkPlanner[Record], recs: list[Record], batch: int) -> None:
     for i in range(0, len(recs), batch):
         for chunk in planner.add(0, recs[i:i + batch]):
             sink.write_chunk(chunk)
@@ -85,10 +85,9 @@ def test_partial_write_is_completed_by_the_replay(store: Store) -> None:
     # the crash hit after the range and the raw rows were written, before the rollups
     decoded = sink.decoder.decode([(Source(TOPIC, r.partition, r.offset, r.timestamp_ms), r.value)
                                    for r in chunk.items])  # fmt: skip
-    tables = build_tables(decoded.table, sink.prices, window_ms=60_000, max_name_chars=256, max_text_chars=1000,
-                          redact=None)  # fmt: skip
+    built = build(decoded.table, sink.context)
     store.insert("llm_sink_chunks", intent_of(chunk.start, chunk.end), chunk.token)
-    store.insert("llm_calls", tables.calls, chunk.token)
+    store.insert("llm_calls", built.tables["llm_calls"], chunk.token)
     replay = sink_for(store)
     replanner: ChunkPlanner[Record] = ChunkPlanner(TOPIC)
     replanner.start_partition(0, replay.recorded_ranges(TOPIC, 0, 0))

@@ -11,13 +11,18 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmpulse.schemas.call import WIRE_REQUIRED_CALL_FIELDS, LLMCallEvent
+from llmpulse.schemas.call import LLMCallEvent
+from llmpulse.schemas.kinds import CALL, KINDS, EventKind
 from llmpulse.stream_jobs.decode import Decoder, Source
 from llmpulse.stream_jobs.exact import ExactValidator
-from llmpulse.stream_jobs.wire import FIELD_RULES, WIRE_SCHEMA
+from llmpulse.stream_jobs.kinds import contract
+
+CONTRACT = contract(CALL)
+FIELD_RULES = CONTRACT.rules
 
 NOW = int(time.time() * 1000)
 SRC = Source("llm.calls", 0, 7, NOW)
@@ -41,16 +46,19 @@ def _json_schema_view(prop: dict[str, Any]) -> tuple[pa.DataType, bool, dict[str
     return JSON_TYPES[main["type"]], nullable, constraints
 
 
-def test_fast_path_schema_and_checks_match_the_model_json_schema() -> None:
-    schema = LLMCallEvent.model_json_schema()
+@pytest.mark.parametrize("kind", list(KINDS.values()), ids=list(KINDS))
+def test_fast_path_schema_and_checks_match_the_model_json_schema(kind: EventKind) -> None:
+    """For every registered kind (river's checks/ style: one suite, every implementation)."""
+    rules, wire_schema = contract(kind).rules, contract(kind).wire_schema
+    schema = kind.model.model_json_schema()
     props = schema["properties"]
-    assert [r.name for r in FIELD_RULES] == list(props)
-    assert WIRE_SCHEMA.names == [*props, "kafka_partition", "kafka_offset"]
-    for rule in FIELD_RULES:
+    assert [r.name for r in rules] == list(props)
+    assert wire_schema.names == [*props, "kafka_partition", "kafka_offset"]
+    for rule in rules:
         arrow, nullable, constraints = _json_schema_view(props[rule.name])
-        assert rule.arrow == arrow == WIRE_SCHEMA.field(rule.name).type, rule.name
+        assert rule.arrow == arrow == wire_schema.field(rule.name).type, rule.name
         assert rule.optional == nullable, rule.name
-        assert rule.required == (rule.name in WIRE_REQUIRED_CALL_FIELDS or rule.name in schema.get("required", []))
+        assert rule.required == (rule.name in kind.required or rule.name in schema.get("required", []))
         mine = {k: getattr(rule, k) for k in ("ge", "gt", "le", "lt", "min_length", "max_length", "allowed")}
         assert {k: v for k, v in mine.items() if v is not None} == constraints, rule.name
         if rule.kind is dict:
@@ -114,8 +122,8 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _compare(raw: bytes) -> None:
-    fast = Decoder(MAX_AGE_MS, MAX_FUTURE_MS).decode([(SRC, raw)])
-    exact = ExactValidator(MAX_AGE_MS, MAX_FUTURE_MS).validate([(SRC, raw)])
+    fast = Decoder(CONTRACT, MAX_AGE_MS, MAX_FUTURE_MS).decode([(SRC, raw)])
+    exact = ExactValidator(CONTRACT, MAX_AGE_MS, MAX_FUTURE_MS).validate([(SRC, raw)])
     assert [(d.item_index, d.reason, d.event_id) for d in fast.dead] == [
         (d.item_index, d.reason, d.event_id) for d in exact.dead
     ]
@@ -150,7 +158,7 @@ def test_a_number_beyond_64_bits_costs_only_its_event() -> None:
     """The model sets no upper bound on end_ts_ms; the columns are 64-bit: the event is a dead letter, the
     record's other events are stored (it used to fail the whole chunk)."""
     good, bad = orjson.dumps(_valid(1)), orjson.dumps(_valid(2))[:-1] + b',"end_ts_ms":9223372036854775808}'
-    out = Decoder(MAX_AGE_MS, MAX_FUTURE_MS).decode([(SRC, good + b"\n" + bad)])
+    out = Decoder(CONTRACT, MAX_AGE_MS, MAX_FUTURE_MS).decode([(SRC, good + b"\n" + bad)])
     assert out.table["event_id"].to_pylist() == ["e1"]
     assert [(d.event_id, d.reason, d.detail) for d in out.dead] == [
         ("e2", "validation", "end_ts_ms: integer out of range")
@@ -159,7 +167,7 @@ def test_a_number_beyond_64_bits_costs_only_its_event() -> None:
 
 def test_attributes_and_sessions_take_the_fast_path() -> None:
     """Realistic events (attributes, sessions, errors, streaming) never reach the per-event validator."""
-    decoder = Decoder(MAX_AGE_MS, MAX_FUTURE_MS)
+    decoder = Decoder(CONTRACT, MAX_AGE_MS, MAX_FUTURE_MS)
     calls: list[int] = []
     validate = decoder.exact.validate
     decoder.exact.validate = lambda recs: calls.append(len(recs)) or validate(recs)  # type: ignore[method-assign]
