@@ -1,15 +1,14 @@
 """The alert configuration: a TOML file (see ``llmpulse/data/alerts.example.toml``), validated with pydantic.
 
 Sections: ``[[threshold]]`` rules, ``[[budget]]`` spend limits, ``[anomaly]`` detectors, ``[routing]`` and
-``[destinations.*]``. The last two are the bridge's format (``llmpulse.alerting.bridge.routing``), validated
-here with the bridge's own model so one file serves both. Secrets never live in the file: a destination
+``[destinations.*]``. The last two are the bridge's format (``llmpulse.alerting.routing_config``), validated
+here with the same model the bridge reads, so one file serves both. Secrets never live in the file: a destination
 names the environment variable that holds its webhook URL or routing key.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -25,11 +24,12 @@ from pydantic import (
     model_validator,
 )
 
-from llmpulse.alerting.bridge.routing import RoutingConfig
 from llmpulse.alerting.exceptions import AlertConfigError
 from llmpulse.alerting.lifecycle import LifecyclePolicy
+from llmpulse.alerting.routing_config import RoutingConfig
 from llmpulse.alerting.series import METRICS, SeriesSpec
 from llmpulse.schemas.alert import AlertEvent, Severity
+from llmpulse.tomlfile import TomlFileError, parse_toml, read_toml
 
 Dimension = Literal["provider", "model", "app", "team"]
 Op = Literal[">", ">=", "<", "<="]
@@ -442,9 +442,13 @@ def _format_errors(exc: ValidationError, data: Any, source: str) -> str:
 
 def parse_alert_config(text: str, source: str = "<string>") -> AlertConfig:
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise AlertConfigError(f"{source}: not valid TOML: {exc}") from None
+        data = parse_toml(text, source)
+    except TomlFileError as exc:
+        raise AlertConfigError(str(exc)) from None
+    return _validate(data, source)
+
+
+def _validate(data: dict[str, Any], source: str) -> AlertConfig:
     try:
         return AlertConfig.model_validate(data)
     except ValidationError as exc:
@@ -455,9 +459,8 @@ def load_alert_config(path: str | Path | None = None) -> AlertConfig:
     """The configuration in ``path`` (TOML), or the defaults when ``path`` is None."""
     if path is None:
         return default_config()
-    file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AlertConfigError(f"{file}: cannot read the alert configuration: {exc.strerror}") from None
-    return parse_alert_config(text, str(file))
+        data = read_toml(path)
+    except TomlFileError as exc:
+        raise AlertConfigError(str(exc)) from None
+    return _validate(data, str(Path(path)))

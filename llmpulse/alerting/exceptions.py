@@ -9,5 +9,9 @@ class AlertConfigError(AlertingError, ValueError):
     """The alert configuration (TOML) is invalid. The message names the file, the entry and the problem."""
 
 
+class RoutingConfigError(AlertConfigError):
+    """``[routing]`` / ``[destinations.*]`` are invalid, or a routed destination cannot be built."""
+
+
 class EvaluatorError(AlertingError):
     """The evaluator cannot continue (e.g. its saved state cannot be read)."""

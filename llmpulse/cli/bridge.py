@@ -15,7 +15,6 @@ from types import FrameType
 from llmpulse.alerting.bridge import (
     GROUP,
     Bridge,
-    BridgeConfigError,
     BridgeStats,
     Dispatcher,
     Ledger,
@@ -23,6 +22,7 @@ from llmpulse.alerting.bridge import (
     RoutingConfig,
     build_destinations,
 )
+from llmpulse.alerting.exceptions import RoutingConfigError
 from llmpulse.cli.common import add_kafka_flags, fail, settings_from, setup_logging
 from llmpulse.settings import Settings
 
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             max_seconds=args.max_seconds,
             settings=settings,
         )
-    except BridgeConfigError as exc:
+    except RoutingConfigError as exc:
         return fail(str(exc))
     return 0
 
@@ -118,7 +118,7 @@ def run_bridge(
 ) -> BridgeStats:
     """Build the destinations (secrets from ``env``, default os.environ), run the bridge, clean up.
 
-    Raises ``MissingSecretError`` (a ``BridgeConfigError``) naming the variable of a routed destination
+    Raises ``MissingSecretError`` (a ``RoutingConfigError``) naming the variable of a routed destination
     whose secret is not set. SIGINT / SIGTERM stop it cleanly when called from the main thread.
     """
     stop = stop_event or threading.Event()

@@ -33,7 +33,6 @@ import json
 import math
 import sys
 import time
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -44,6 +43,7 @@ from llmpulse.alerting.config import AnomalyConfig
 from llmpulse.alerting.detectors.base import DetectorKind, Direction
 from llmpulse.alerting.series import METRICS
 from llmpulse.alerting.series_replay import DEFAULT_METRIC, replay_series, series_config
+from llmpulse.tomlfile import TomlFileError, read_toml
 
 _PROGRESS_EVERY = 10_000
 
@@ -85,9 +85,9 @@ def load_config(config_path: str | Path | None) -> AnomalyConfig:
         return AnomalyConfig()
     path = Path(config_path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DetectInputError(f"cannot read config {path}: {exc}") from exc
+        data = read_toml(path)
+    except TomlFileError as exc:
+        raise DetectInputError(f"config {exc}") from None
     table = dict(data.get("anomaly", {}))
     table.pop("rule", None)  # the one rule is defined by --kind / --direction / --metric
     legacy = data.get("detector")

@@ -41,7 +41,6 @@ Override file (TOML; entries win over genai-prices; ``provider`` and ``name`` ma
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -62,6 +61,8 @@ from genai_prices.types import (
     TimeOfDateConstraint,
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from llmpulse.tomlfile import TomlFileError, read_toml
 
 PRICED = "priced"
 OVERRIDE = "override"
@@ -229,12 +230,9 @@ class OverridePrice(BaseModel):
 def load_overrides(path: Path) -> dict[tuple[str, str], LinearRate]:
     """Read and validate an override file; raises ``PricesFileError`` naming the file and the bad entry."""
     try:
-        with path.open("rb") as f:
-            doc = tomllib.load(f, parse_float=Decimal)
-    except OSError as e:
-        raise PricesFileError(f"prices file {path}: cannot read: {e}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise PricesFileError(f"prices file {path}: not valid TOML: {e}") from e
+        doc = read_toml(path, parse_float=Decimal)
+    except TomlFileError as e:
+        raise PricesFileError(f"prices file {e}") from None
     unknown = sorted(set(doc) - {"model"})
     if unknown:
         raise PricesFileError(

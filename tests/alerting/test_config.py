@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from llmpulse.alerting.bridge.routing import RoutingConfig
 from llmpulse.alerting.config import (
     AlertConfig,
     default_config,
@@ -15,6 +14,7 @@ from llmpulse.alerting.config import (
     parse_alert_config,
 )
 from llmpulse.alerting.exceptions import AlertConfigError
+from llmpulse.alerting.routing_config import RoutingConfig
 from llmpulse.alerting.series import SeriesSpec
 from llmpulse.schemas.alert import AlertEvent
 

@@ -20,9 +20,9 @@ from llmpulse.alerting.bridge.exceptions import (
 from llmpulse.alerting.bridge.factory import build_destinations
 from llmpulse.alerting.bridge.ledger import Ledger, Outcome
 from llmpulse.alerting.bridge.pagerduty import PagerDutyDestination
-from llmpulse.alerting.bridge.routing import RoutingConfig
 from llmpulse.alerting.bridge.service import GROUP, Bridge, BridgeStats
 from llmpulse.alerting.bridge.slack import SlackDestination
+from llmpulse.alerting.routing_config import RoutingConfig
 
 __all__ = [
     "GROUP",

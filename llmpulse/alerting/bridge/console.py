@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from llmpulse.alerting.bridge import formatting
-from llmpulse.alerting.bridge.routing import CONSOLE
+from llmpulse.alerting.routing_config import CONSOLE
 from llmpulse.schemas.alert import AlertEvent
 
 

@@ -15,7 +15,7 @@ from llmpulse.alerting.bridge.destination import Destination
 from llmpulse.alerting.bridge.exceptions import PermanentDeliveryError, TransientDeliveryError
 from llmpulse.alerting.bridge.ledger import Ledger, Outcome, decide
 from llmpulse.alerting.bridge.redact import redact
-from llmpulse.alerting.bridge.routing import RoutingConfig
+from llmpulse.alerting.routing_config import RoutingConfig
 from llmpulse.schemas.alert import AlertEvent
 
 log = logging.getLogger("llmpulse.alerting.bridge")

@@ -6,14 +6,14 @@ No message built here ever contains a webhook URL or a routing key: callers pass
 
 from __future__ import annotations
 
-from llmpulse.alerting.exceptions import AlertConfigError, AlertingError
+from llmpulse.alerting.exceptions import AlertingError, RoutingConfigError
 
 
 class BridgeError(AlertingError):
     """Base class of bridge errors."""
 
 
-class BridgeConfigError(BridgeError, AlertConfigError):
+class BridgeConfigError(BridgeError, RoutingConfigError):
     """The routing / destination configuration is invalid."""
 
 

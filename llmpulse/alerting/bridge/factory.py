@@ -13,8 +13,8 @@ from llmpulse.alerting.bridge.destination import Destination
 from llmpulse.alerting.bridge.exceptions import BridgeConfigError, MissingSecretError
 from llmpulse.alerting.bridge.http import Sleep
 from llmpulse.alerting.bridge.pagerduty import PagerDutyDestination
-from llmpulse.alerting.bridge.routing import CONSOLE, PAGERDUTY, SLACK, RoutingConfig
 from llmpulse.alerting.bridge.slack import SlackDestination
+from llmpulse.alerting.routing_config import CONSOLE, PAGERDUTY, SLACK, RoutingConfig
 
 
 def missing_secrets(routing: RoutingConfig, env: Mapping[str, str]) -> list[str]:

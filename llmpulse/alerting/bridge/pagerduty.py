@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from llmpulse.alerting.bridge import formatting
 from llmpulse.alerting.bridge.http import JsonPoster, Sleep, Throttle
 from llmpulse.alerting.bridge.redact import protect
-from llmpulse.alerting.bridge.routing import PAGERDUTY_EVENTS_URL
+from llmpulse.alerting.routing_config import PAGERDUTY_EVENTS_URL
 from llmpulse.schemas.alert import AlertEvent, Severity
 
 SUMMARY_MAX = 1024

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from llmpulse.alerting.bridge.routing import RoutingConfig
+from llmpulse.alerting.routing_config import RoutingConfig
 from llmpulse.schemas.alert import AlertEvent
 from tests.fixtures.http_fakes import (
     PAGERDUTY_ROUTING_KEY,

@@ -11,7 +11,7 @@ import pytest
 from llmpulse.alerting.bridge.dispatch import Dispatcher, RetryPolicy
 from llmpulse.alerting.bridge.factory import build_destinations
 from llmpulse.alerting.bridge.ledger import Ledger, Outcome
-from llmpulse.alerting.bridge.routing import RoutingConfig
+from llmpulse.alerting.routing_config import RoutingConfig
 from llmpulse.schemas.alert import AlertEvent
 from tests.fixtures.http_fakes import FakePagerDuty, FakeSlack
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from llmpulse.alerting.bridge.exceptions import BridgeConfigError, MissingSecretError
+from llmpulse.alerting.bridge.exceptions import MissingSecretError
 from llmpulse.alerting.bridge.factory import build_destinations
-from llmpulse.alerting.bridge.routing import PAGERDUTY_EVENTS_URL, RoutingConfig
-from llmpulse.alerting.exceptions import AlertConfigError
+from llmpulse.alerting.exceptions import AlertConfigError, RoutingConfigError
+from llmpulse.alerting.routing_config import PAGERDUTY_EVENTS_URL, RoutingConfig
 from llmpulse.schemas.alert import AlertEvent
+from llmpulse.tomlfile import parse_toml
 
 CONFIG = """
 [routing]
@@ -38,7 +38,7 @@ metric = "latency_p95_ms"
 
 @pytest.fixture
 def config() -> RoutingConfig:
-    return RoutingConfig.from_toml_dict(tomllib.loads(CONFIG))
+    return RoutingConfig.from_toml_dict(parse_toml(CONFIG))
 
 
 def test_parses_the_shared_shape(config: RoutingConfig) -> None:
@@ -84,15 +84,15 @@ def test_routes_by_severity_and_team(
 )
 def test_invalid_configs_are_refused_with_the_place(toml: str, message: str) -> None:
     with pytest.raises(
-        BridgeConfigError, match=message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")
+        RoutingConfigError, match=message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")
     ):
-        RoutingConfig.from_toml_dict(tomllib.loads(toml))
+        RoutingConfig.from_toml_dict(parse_toml(toml))
 
 
 def test_config_errors_are_alert_config_errors(tmp_path: Path) -> None:
     path = tmp_path / "alerts.toml"
     path.write_text("[routing\n")
-    with pytest.raises(AlertConfigError, match="invalid TOML"):
+    with pytest.raises(AlertConfigError, match="not valid TOML"):
         RoutingConfig.from_toml_file(path)
 
 

@@ -1,4 +1,5 @@
-"""Which destinations an alert goes to: routes matched by severity and team.
+"""Which destinations an alert goes to: routes matched by severity and team (pure: read by the alert
+configuration and by the bridge that delivers).
 
 The TOML shape (the same sections the alert config loader reads)::
 
@@ -22,14 +23,14 @@ An empty or missing ``severity`` / ``team`` list matches any value.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from llmpulse.alerting.bridge.exceptions import BridgeConfigError
+from llmpulse.alerting.exceptions import RoutingConfigError
 from llmpulse.schemas.alert import AlertEvent, Severity
+from llmpulse.tomlfile import TomlFileError, read_toml
 
 CONSOLE = "console"
 SLACK = "slack"
@@ -137,30 +138,27 @@ class RoutingConfig(BaseModel):
         """Read ``[routing]`` and ``[destinations]`` from a parsed alerts TOML; others are ignored."""
         routing = d.get("routing", {})
         if not isinstance(routing, dict):
-            raise BridgeConfigError("[routing] must be a table")
+            raise RoutingConfigError("[routing] must be a table")
         unknown = sorted(set(routing) - {"routes"})
         if unknown:
-            raise BridgeConfigError(f"[routing]: unknown keys {unknown} (expected 'routes')")
+            raise RoutingConfigError(f"[routing]: unknown keys {unknown} (expected 'routes')")
         try:
             return cls.model_validate(
                 {"routes": routing.get("routes", []), "destinations": d.get("destinations", {})}
             )
         except ValidationError as exc:
-            raise BridgeConfigError(_describe(exc)) from None
+            raise RoutingConfigError(_describe(exc)) from None
 
     @classmethod
     def from_toml_file(cls, path: Path) -> RoutingConfig:
         try:
-            with path.open("rb") as f:
-                data = tomllib.load(f)
-        except OSError as exc:
-            raise BridgeConfigError(f"{path}: cannot read ({exc.strerror})") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise BridgeConfigError(f"{path}: invalid TOML ({exc})") from None
+            data = read_toml(path)
+        except TomlFileError as exc:
+            raise RoutingConfigError(str(exc)) from None
         try:
             return cls.from_toml_dict(data)
-        except BridgeConfigError as exc:
-            raise BridgeConfigError(f"{path}: {exc}") from None
+        except RoutingConfigError as exc:
+            raise RoutingConfigError(f"{path}: {exc}") from None
 
 
 def _describe(exc: ValidationError) -> str:
