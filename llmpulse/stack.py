@@ -64,8 +64,7 @@ class Stack:
         cfg = security_config(self.settings)
         wait_for_kafka(self.bootstrap, 30.0, cfg)
         s = self.settings
-        ensure_topics(self.bootstrap, [s.calls_topic, s.feedback_topic, s.alerts_topic, s.dlq_topic],
-                      s.kafka_partitions, cfg)  # fmt: skip
+        ensure_topics(self.bootstrap, s.all_topics(), s.kafka_partitions, cfg)
         return self.bootstrap
 
     def worker_env(self) -> dict[str, str]:
@@ -151,12 +150,13 @@ class Stack:
         return open_store(self.settings, user="reader")
 
     def lag(self) -> int:
-        """Records of the calls topic not yet committed by the worker group (i.e. not yet stored)."""
+        """Records of the event topics not yet committed by the worker group (i.e. not yet stored)."""
         consumer = Consumer(consumer_config(self.bootstrap, self.settings.consumer_group, self.settings))
         try:
-            meta = consumer.list_topics(self.settings.calls_topic, timeout=10)
-            topic = self.settings.calls_topic
-            parts = [TopicPartition(topic, p) for p in meta.topics[topic].partitions]
+            parts = []
+            for topic in self.settings.event_topics():
+                meta = consumer.list_topics(topic, timeout=10)
+                parts += [TopicPartition(topic, p) for p in meta.topics[topic].partitions]
             committed = consumer.committed(parts, timeout=10)
             total = 0
             for tp in committed:

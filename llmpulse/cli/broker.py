@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     try:
         broker = EmbeddedBroker(port=args.port)
-        topics = [settings.calls_topic, settings.feedback_topic, settings.alerts_topic, settings.dlq_topic]
+        topics = settings.all_topics()
         ensure_topics(broker.bootstrap, topics, settings.kafka_partitions)
     except KafkaError as exc:
         return fail(str(exc))

@@ -89,7 +89,7 @@ def _kafka(settings: Settings, timeout_s: float) -> Iterator[Check]:
         return
     yield Check("kafka", OK, f"brokers answer at {bootstrap} ({settings.kafka_security_protocol})")
     metadata = admin_client(bootstrap, client).list_topics(timeout=timeout_s)
-    wanted = [settings.calls_topic, settings.feedback_topic, settings.alerts_topic, settings.dlq_topic]
+    wanted = settings.all_topics()
     missing = [name for name in wanted if name not in metadata.topics]
     if missing:
         yield Check("topics", WARN, f"missing: {', '.join(missing)}",

@@ -18,7 +18,8 @@ log = logging.getLogger("llmpulse.worker")
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("worker", help="run the stream jobs and the ClickHouse sink",
-                       description="Consume llm.calls, validate, price and aggregate, write ClickHouse, "
+                       description="Consume llm.calls, llm.feedback and llm.evaluations, validate, price and "
+                                   "aggregate, judge quality, write ClickHouse, "
                                    "dead-letter bad input, evaluate alerts. More workers with the same "
                                    "LLMPULSE_CONSUMER_GROUP split the partitions (needs a ClickHouse server; "
                                    "the embedded store belongs to one worker, which owns --data-dir).")  # fmt: skip
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def prepare_kafka(settings: Settings, bootstrap: str) -> None:
     cfg = security_config(settings)
     wait_for_kafka(bootstrap, timeout_s=30.0, client_config=cfg)
-    topics = [settings.calls_topic, settings.feedback_topic, settings.alerts_topic, settings.dlq_topic]
+    topics = settings.all_topics()
     ensure_topics(bootstrap, topics, settings.kafka_partitions, cfg)
 
 

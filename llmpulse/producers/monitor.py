@@ -22,11 +22,13 @@ import threading
 import time
 import weakref
 from collections import deque
+from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from pydantic import BaseModel
 
 from llmpulse.kafka.config import (
     DEFAULT_MESSAGE_TIMEOUT_MS,
@@ -38,11 +40,12 @@ from llmpulse.kafka.config import (
 from llmpulse.kafka.logs import RateLimitedLog
 from llmpulse.kafka.records import pack
 from llmpulse.producers.exceptions import MonitorConfigError
+from llmpulse.schemas.evaluation import EvaluationEvent
+from llmpulse.schemas.feedback import FeedbackEvent
+from llmpulse.schemas.kinds import EVALUATION, FEEDBACK, EventKind
 from llmpulse.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from llmpulse.producers.track import CallTracker
 
 log = logging.getLogger("llmpulse.producers.monitor")
@@ -88,6 +91,7 @@ class Monitor:
             )
         self.bootstrap_servers = bootstrap
         self.topic = topic or settings.calls_topic
+        self._settings = settings
         self.buffer_events = _positive("buffer_events", buffer_events, settings.producer_buffer_events)
         self.batch_events = _positive("batch_events", batch_events, settings.producer_batch_events)
         self.linger_ms = linger_ms if linger_ms is not None else settings.producer_linger_ms
@@ -129,7 +133,7 @@ class Monitor:
         # Sender side: written by the sender thread only.
         self._taken = 0
         self._in_hand = 0
-        self._pending: deque[tuple[bytes, int]] = deque()  # produce() said BufferError: retry these
+        self._pending: deque[tuple[str, bytes, int]] = deque()  # produce() said BufferError: retry these
         self._pending_events = 0
         self._in_flight = 0
         self._delivered = 0
@@ -169,7 +173,7 @@ class Monitor:
 
     # -- caller's thread ---------------------------------------------------------------------
 
-    def record(self, event: BaseModel | dict[str, Any]) -> bool:
+    def record(self, event: BaseModel | dict[str, Any] | _Routed) -> bool:
         """Queue one event (an ``LLMCallEvent``, another pydantic event, or a wire dict).
 
         Returns False if it had to be dropped (buffer full, or the monitor is closed)."""
@@ -204,6 +208,28 @@ class Monitor:
         from llmpulse.producers.track import CallTracker
 
         return CallTracker(self.record, provider, model, app=app, team=team, user_id=user_id, fields=fields)
+
+    def feedback(self, call_id: str, *, thumbs: Literal["up", "down"] | None = None, rating: int | None = None,
+                 comment: str | None = None, user_id: str = "", **fields: Any) -> bool:  # fmt: skip
+        """Queue a user's judgement of the call whose event id is ``call_id`` (``call.event_id`` of a tracked
+        call): thumbs "up"/"down" and/or a 1-5 rating, an optional comment. It may come hours later, from
+        another process: the worker attributes it to the call's model, app, team and prompt version.
+        Raises ``ValueError`` for an invalid judgement; False if it had to be dropped (like ``record``)."""
+        event = FeedbackEvent(call_id=call_id, thumbs=thumbs, rating=rating, comment=comment, user_id=user_id,
+                              **fields)  # fmt: skip
+        return self._route(FEEDBACK, event)
+
+    def evaluation(self, call_id: str, name: str, *, score: float | None = None, label: str | None = None,
+                   explanation: str | None = None, evaluator: str = "", **fields: Any) -> bool:  # fmt: skip
+        """Queue an evaluation result of a call, with OpenTelemetry's ``gen_ai.evaluation.result`` fields:
+        ``name`` (e.g. "relevance"), a ``score`` and/or a ``label``, an ``explanation``, and who judged
+        (``evaluator``, e.g. "llm-judge:gpt-4o-mini"). Raises ``ValueError`` if invalid; False if dropped."""
+        event = EvaluationEvent(call_id=call_id, name=name, score=score, label=label, explanation=explanation,
+                                evaluator=evaluator, **fields)  # fmt: skip
+        return self._route(EVALUATION, event)
+
+    def _route(self, kind: EventKind, event: BaseModel) -> bool:
+        return self.record(_Routed(self._settings.topic(kind), event.model_dump(exclude_none=True)))
 
     @property
     def room(self) -> int:
@@ -335,9 +361,13 @@ class Monitor:
         taken = [popleft() for _ in range(n)]
         self._taken += n
         wires: list[dict[str, Any]] = []
+        by_topic: dict[str, list[dict[str, Any]]] = {}  # judgements (feedback, evaluations) go to their own topics
         for event in taken:
             if type(event) is dict:
                 wires.append(event)
+                continue
+            if type(event) is _Routed:
+                by_topic.setdefault(event.topic, []).append(event.wire)
                 continue
             try:
                 if hasattr(event, "to_wire"):
@@ -356,17 +386,24 @@ class Monitor:
         self._serialization_errors += packed.unserializable
         self._too_large += packed.too_large
         for value, count in packed.records:
-            self._pending.append((value, count))
+            self._pending.append((self.topic, value, count))
             self._pending_events += count
+        for topic, routed in by_topic.items():
+            packed = pack(routed, self.max_record_bytes)
+            self._serialization_errors += packed.unserializable
+            self._too_large += packed.too_large
+            for value, count in packed.records:
+                self._pending.append((topic, value, count))
+                self._pending_events += count
         self._in_hand = 0
         self._send_pending()
 
     def _send_pending(self) -> bool:
         """Produce queued record values in order; False if librdkafka's queue is full."""
         while self._pending:
-            value, count = self._pending[0]
+            topic, value, count = self._pending[0]
             try:
-                self._producer.produce(self.topic, value, on_delivery=partial(self._on_delivery, count))
+                self._producer.produce(topic, value, on_delivery=partial(self._on_delivery, count))
             except BufferError:
                 self._producer.poll(_IN_FLIGHT_POLL_S)
                 return False
@@ -388,7 +425,7 @@ class Monitor:
         elif err.code() in _PURGED and not self._stopping:
             value = msg.value()
             if isinstance(value, bytes):  # back in line for the next producer
-                self._pending.append((value, count))
+                self._pending.append((msg.topic() or self.topic, value, count))
                 self._pending_events += count
             else:
                 self._count_failure(err.name(), count)
@@ -474,6 +511,14 @@ class Monitor:
                 self._undelivered_at_close - lost,
                 lost,
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _Routed:
+    """An event for another topic than the calls' (feedback, evaluations), as its wire dict."""
+
+    topic: str
+    wire: dict[str, Any]
 
 
 def _positive(name: str, value: int | None, default: int) -> int:

@@ -26,6 +26,7 @@ def private_settings(bootstrap: str, tmp_path: Path, **extra: Any) -> Settings:
         dlq_topic=f"dlq-{tag}",
         alerts_topic=f"alerts-{tag}",
         feedback_topic=f"feedback-{tag}",
+        evaluations_topic=f"evaluations-{tag}",
         consumer_group=f"group-{tag}",
         **extra,
     )
