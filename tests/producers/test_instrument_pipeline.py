@@ -1,8 +1,9 @@
-"""Calls made through the instrumented SDKs and through OTLP reach ClickHouse: real SDKs / OTLP receiver -> Monitor
--> broker -> worker -> chdb."""
+"""Calls made through the instrumented SDKs, LiteLLM and OTLP reach ClickHouse: real SDKs / LiteLLM callback / OTLP
+receiver -> Monitor -> broker -> worker -> chdb."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import anthropic
@@ -10,8 +11,10 @@ import openai
 import pytest
 
 from llmpulse.producers import Monitor, call_labels, instrument_anthropic, instrument_openai
+from llmpulse.producers.instrument import instrument_litellm
 from llmpulse.producers.otlp import Receiver
 from tests.producers.provider_fakes import USAGE_CHAT, USAGE_STREAM, ProviderServer
+from tests.producers.test_litellm import litellm, no_callbacks
 from tests.producers.test_otlp import GENAI, otlp_json
 from tests.stream_jobs.pipeline_helpers import private_settings, start_stack
 
@@ -21,7 +24,7 @@ MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 
 def test_instrumented_calls_are_stored_with_model_tokens_ttft_cost_and_labels(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = private_settings(kafka_bootstrap, tmp_path)
     with ProviderServer() as server, start_stack(settings, tmp_path) as stack:
@@ -36,6 +39,13 @@ def test_instrumented_calls_are_stored_with_model_tokens_ttft_cost_and_labels(
             oai.chat.completions.create(model="gpt-4o", messages=MESSAGES)
             list(oai.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
             list(claude.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES, stream=True))
+            no_callbacks(monkeypatch)
+            instrument_litellm(monitor, app="gateway")
+            litellm.completion(model="openai/gpt-4o", messages=MESSAGES, api_base=f"{server.url}/v1", api_key="sk")
+        for _ in range(500):  # LiteLLM runs the sync success callbacks in a thread pool
+            if monitor.stats()["recorded"] == 4:
+                break
+            time.sleep(0.01)
         status, _, _ = Receiver(monitor).export(otlp_json(GENAI), "application/json")
         assert status == 200
         assert monitor.flush(60.0) == 0
@@ -47,6 +57,8 @@ def test_instrumented_calls_are_stored_with_model_tokens_ttft_cost_and_labels(
         ).rows
     assert [tuple(row) for row in rows] == [
         ("anthropic", "claude-sonnet-4-6", 2140, 27, 2000, 1, 1, "support", "core", "u-42", "answer"),
+        ("openai", "gpt-4o", USAGE_CHAT["prompt_tokens"], USAGE_CHAT["completion_tokens"], 1024, 0, 1,
+         "gateway", "core", "u-42", "answer"),  # via LiteLLM
         ("openai", "gpt-4o", 1200, 80, 1024, 1, 1, "rag-api", "payments", "u-1", "refund-bot"),  # via OTLP
         ("openai", "gpt-4o", USAGE_CHAT["prompt_tokens"], USAGE_CHAT["completion_tokens"], 1024, 0, 1,
          "search", "core", "u-42", "answer"),

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from llmpulse.producers.instrument.labels import label_fields
+from llmpulse.producers.instrument.labels import label_fields, label_strings
 from llmpulse.producers.track import CallTracker
 
 log = logging.getLogger("llmpulse.producers.instrument")
@@ -107,7 +107,7 @@ class Calls:
     def __init__(self, monitor: Tracks, provider: str, labels: Mapping[str, Any]) -> None:
         self.monitor = monitor
         self.provider = provider
-        self.labels = {name: str(value) for name, value in labels.items() if value is not None}
+        self.labels = label_strings(labels)
 
     def start(self, api: Api, kwargs: dict[str, Any]) -> Call:
         per_call = kwargs.pop(LABELS_KEYWORD, None)

@@ -18,14 +18,14 @@ EVENT_LABELS = frozenset({"app", "team", "user_id", "session_id", "environment"}
 _current: ContextVar[Mapping[str, str] | None] = ContextVar("llmpulse_call_labels", default=None)
 
 
-def _strings(labels: Mapping[str, Any]) -> dict[str, str]:
+def label_strings(labels: Mapping[str, Any]) -> dict[str, str]:
     return {str(name): str(value) for name, value in labels.items() if value is not None}
 
 
 @contextmanager
 def call_labels(**labels: Any) -> Iterator[None]:
     """Labels for every instrumented call made inside the block (threads and asyncio tasks see their own)."""
-    token = _current.set({**(_current.get() or {}), **_strings(labels)})
+    token = _current.set({**(_current.get() or {}), **label_strings(labels)})
     try:
         yield
     finally:
@@ -34,7 +34,7 @@ def call_labels(**labels: Any) -> Iterator[None]:
 
 def label_fields(client_labels: Mapping[str, str], per_call: Mapping[str, Any] | None) -> dict[str, Any]:
     """The event fields for one call: client labels, then the active ``call_labels``, then per-call ones."""
-    merged = {**client_labels, **(_current.get() or {}), **_strings(per_call or {})}
+    merged = {**client_labels, **(_current.get() or {}), **label_strings(per_call or {})}
     fields: dict[str, Any] = {}
     attributes: dict[str, str] = {}
     for name, value in merged.items():
