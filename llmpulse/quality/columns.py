@@ -82,12 +82,13 @@ def id_hash(ids: pa.Array) -> np.ndarray:
         lengths = np.where(ids.is_null().to_numpy(zero_copy_only=False), 0, lengths)
     h = np.full(n, _FNV_OFFSET, dtype=np.uint64)
     width = int(lengths.max(initial=0))
-    if width:  # the ids' bytes as an n x width matrix, zero-padded, then one pass per column (ids are short)
+    if width:  # the ids' bytes as an n x width matrix, then one pass per column (ids are short)
         at = starts[:, None] + np.arange(width)[None, :]
-        matrix = np.where(at < (starts + lengths)[:, None], data[np.minimum(at, len(data) - 1)], 0)
-        for column in np.asfortranarray(matrix).T:
-            h ^= column
-            h *= _FNV_PRIME
+        matrix = np.asfortranarray(data[np.minimum(at, len(data) - 1)])
+        shortest = int(lengths.min())
+        for j, column in enumerate(matrix.T):
+            step = (h ^ column) * _FNV_PRIME
+            h = step if j < shortest else np.where(lengths > j, step, h)  # past its end an id is done
     h = (h ^ lengths.astype(np.uint64)) * _FNV_PRIME
     h ^= h >> np.uint64(33)
     h *= _MIX_1
