@@ -35,6 +35,8 @@ LOW_CARDINALITY = ("provider", "request_model", "response_model", "operation", "
 #: the attribute that names a prompt version (a rollup dimension of the quality rollups)
 PROMPT_VERSION = "prompt_version"
 QUALITY_KEYS = ("provider", "model", "app", "team", "prompt_version")
+#: model fields stored under another column name (every other field is a column of llm_calls by its own name)
+STORED_AS = {"ts_ms": "ts", "request_model": "model", "end_ts_ms": "latency_ms"}
 
 
 # -- the cross-field rule ------------------------------------------------------------------------------

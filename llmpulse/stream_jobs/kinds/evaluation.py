@@ -13,6 +13,8 @@ from llmpulse.stream_jobs.kinds.base import CALL_DIMS, BuildContext, Built, attr
 from llmpulse.stream_jobs.windows import window_start
 
 LABELS = pa.map_(pa.string(), pa.uint64())
+#: model fields stored under another column name (every other field is a column of llm_evaluations by its own name)
+STORED_AS = {"ts_ms": "ts"}
 
 
 def build(wire: pa.Table, ctx: BuildContext) -> Built:

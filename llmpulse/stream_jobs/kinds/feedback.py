@@ -12,6 +12,9 @@ from llmpulse.stream_jobs.batch import TS, cap_strings, texts
 from llmpulse.stream_jobs.kinds.base import CALL_DIMS, BuildContext, Built, attribute_to_calls
 from llmpulse.stream_jobs.windows import window_start
 
+#: model fields stored under another column name (every other field is a column of llm_feedback by its own name)
+STORED_AS = {"ts_ms": "ts"}
+
 
 def build(wire: pa.Table, ctx: BuildContext) -> Built:
     settings = ctx.settings
