@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from llmpulse.privacy.entity import ADDRESS, PERSON, Entity
-from llmpulse.privacy.shape import Shape
+from llmpulse.privacy.shape import Shape, shape_of
 
 DATA = Path(__file__).resolve().parent / "data"
 #: the name-list sizes the cross-validation chooses among (given names kept per country)
@@ -520,6 +520,11 @@ class _StreetTokens:
 _POSTCODE_CITY = re.compile(r"\d(?:(?<=[,\n] \d)|(?<=[,\n]\d))(?:\d{3}\s?[A-Z]{2}|\d{3,4})\s+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]")
 
 
+def _may_hold_postcode(shape: Shape) -> bool:
+    """``_POSTCODE_CITY`` has four digits in a row and a capital (ASCII or not)."""
+    return shape.digits(4) and shape.has(b"A", b"u")
+
+
 def may_hold_address(shape: Shape) -> bool:
     """Every address is found around a house or box number (``\\d`` here is any Unicode digit)."""
     return shape.digits(1)
@@ -529,8 +534,8 @@ def find_addresses(text: str) -> list[Entity]:
     """Streets are searched only around short numbers (house numbers, PO boxes): most text has few."""
     found: list[Entity] = []
     street = {token for token in set(text.split()) if _is_street_token(token)}
-    if not street and _POSTCODE_CITY.search(text) is None:  # _has_street_word(text), keeping the street tokens
-        return found
+    if not street and (not _may_hold_postcode(shape_of(text)) or _POSTCODE_CITY.search(text) is None):
+        return found  # _has_street_word(text), keeping the street tokens
     searched_to = 0
     streets: _StreetTokens | None = None
     for number in _HOUSE_NUMBER.finditer(text):

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 
 from stdnum import iban as std_iban
 from stdnum import luhn, verhoeff
@@ -48,7 +49,7 @@ from llmpulse.privacy.entity import (
     Entity,
     lower_same_length,
 )
-from llmpulse.privacy.shape import Shape
+from llmpulse.privacy.shape import Shape, shape_of
 
 _A = re.ASCII
 
@@ -225,18 +226,42 @@ def _national_id_valid(kind: str, value: str) -> bool:
     return False
 
 
+def _digit_first_ids(text: str) -> list[tuple[str, re.Match[str]]]:
+    return [(m.lastgroup or "", m) for m in _DIGIT_FIRST_IDS.finditer(text)]
+
+
+def _es_nies(text: str) -> list[tuple[str, re.Match[str]]]:
+    return [("es_nie", m) for m in _ES_NIE.finditer(text)]
+
+
+def _it_cfs(text: str) -> list[tuple[str, re.Match[str]]]:
+    return [("it_cf", m) for m in _IT_CF.finditer(text)] if _CF_SHAPE.search(text) else []
+
+
+def _gb_ninos(text: str) -> list[tuple[str, re.Match[str]]]:
+    return [("gb_nino", m) for m in _GB_NINO.finditer(text)] if _NINO_SHAPE.search(text) else []
+
+
+#: (candidates, gate over the character classes, ``llmpulse.privacy.shape``; every pattern here is ASCII): the
+#: digit-first ids have three digits in a row, a NIE seven, a codice fiscale "12A34", a NI number six digits
+#: in pairs with optional spaces ("123456" or "12 34 56")
+_NATIONAL_ID_CANDIDATES: tuple[
+    tuple[Callable[[str], list[tuple[str, re.Match[str]]]], Callable[[Shape], bool]], ...
+] = (
+    (_digit_first_ids, lambda shape: shape.has(b"000")),
+    (_es_nies, lambda shape: shape.has(b"0000000")),
+    (_it_cfs, lambda shape: shape.has(b"00A00", b"00a00")),
+    (_gb_ninos, lambda shape: shape.has(b"0000", b"00 00")),
+)
+
+
 def may_hold_national_id(shape: Shape) -> bool:
-    """Every id pattern here (all ASCII) has three digits in a row, except a NI number written "12 34 56"."""
-    return shape.has(b"000", b"00 0")
+    return any(gate(shape) for _, gate in _NATIONAL_ID_CANDIDATES)
 
 
 def find_national_ids(text: str) -> list[Entity]:
-    candidates = [(m.lastgroup or "", m) for m in _DIGIT_FIRST_IDS.finditer(text)]
-    candidates += [("es_nie", m) for m in _ES_NIE.finditer(text)]
-    if _CF_SHAPE.search(text):
-        candidates += [("it_cf", m) for m in _IT_CF.finditer(text)]
-    if _NINO_SHAPE.search(text):
-        candidates += [("gb_nino", m) for m in _GB_NINO.finditer(text)]
+    shape = shape_of(text)
+    candidates = [c for find, gate in _NATIONAL_ID_CANDIDATES if gate(shape) for c in find(text)]
     return [Entity(NATIONAL_ID, m.start(), m.end()) for kind, m in candidates if _national_id_valid(kind, m.group())]
 
 

@@ -76,7 +76,7 @@ from llmpulse.privacy.recognizers import (
     may_hold_national_id,
     may_hold_us_ssn,
 )
-from llmpulse.privacy.shape import Shape
+from llmpulse.privacy.shape import Shape, shape_of
 
 __all__ = ["ALL_TYPES", "Entity", "RedactionResult", "Redactor", "default_redactor"]
 
@@ -163,7 +163,7 @@ class Redactor:
         """Every PII value in ``text``, non-overlapping, ordered by position."""
         if not text:
             return []
-        shape = Shape(text)
+        shape = shape_of(text)
         numeric: bool | None = None
         found: list[Entity] = []
         for recognizer in self._recognizers:

@@ -14,6 +14,7 @@ yes when the text holds a non-ASCII digit.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _DIGITS = b"0123456789"
 _CAPITALS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -61,3 +62,9 @@ class Shape:
         if self._base64 is None:
             self._base64 = self._raw.translate(_BASE64)
         return b"x" * n in self._base64
+
+
+@lru_cache(maxsize=4)
+def shape_of(text: str) -> Shape:
+    """The shape of ``text``, made once for the recognizers that look at the same text one after another."""
+    return Shape(text)
