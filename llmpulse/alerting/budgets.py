@@ -15,7 +15,8 @@ from typing import Literal
 
 from llmpulse.alerting.config import Budget
 from llmpulse.alerting.lifecycle import alert_id, dedup_key
-from llmpulse.alerting.series import (
+from llmpulse.alerting.metrics import (
+    MINUTE_MS,
     BudgetScope,
     Spend,
     SpendSpec,
@@ -64,7 +65,7 @@ def spend_specs(budgets: list[Budget]) -> tuple[SpendSpec, ...]:
             fraction = min([*b.alert_at, b.project_from] if b.projection else b.alert_at)
             for period, limit in b.limits().items():
                 floors[period] = min(floors[period], fraction * limit)
-        burns = tuple(sorted({b.burn_window_minutes * 60_000 for b in mine if b.projection}))
+        burns = tuple(sorted({b.burn_window_minutes * MINUTE_MS for b in mine if b.projection}))
         specs.append(SpendSpec(scope, names, floors["day"], floors["month"], burns))  # type: ignore[arg-type]
     return tuple(specs)
 
@@ -195,7 +196,7 @@ class BudgetTracker:
     @staticmethod
     def _burn(budget: Budget, state: SubjectState, amount: Spend, window_end_ms: int) -> float | None:
         """USD per hour over the budget's burn window: from the rollups, else from the spend seen so far."""
-        burn_ms = budget.burn_window_minutes * 60_000
+        burn_ms = budget.burn_window_minutes * MINUTE_MS
         if amount.burn_usd_per_hour is not None:
             return amount.burn_usd_per_hour.get(burn_ms)
         state.history.append((window_end_ms, state.last_spent))

@@ -26,8 +26,8 @@ from pydantic import (
 
 from llmpulse.alerting.exceptions import AlertConfigError
 from llmpulse.alerting.lifecycle import LifecyclePolicy
+from llmpulse.alerting.metrics import METRICS, SeriesSpec
 from llmpulse.alerting.routing_config import RoutingConfig
-from llmpulse.alerting.series import METRICS, SeriesSpec
 from llmpulse.schemas.alert import AlertEvent, Severity
 from llmpulse.tomlfile import TomlFileError, parse_toml, read_toml
 

@@ -21,8 +21,8 @@ from llmpulse.alerting.counts import TAIL_CALLS, CountSettings, LevelTest, RateT
 from llmpulse.alerting.detectors import Detection, DetectorConfig, SeriesDetector, make_detector
 from llmpulse.alerting.exceptions import AlertingError
 from llmpulse.alerting.lifecycle import Lifecycle, LifecyclePolicy, Signal, dedup_key
+from llmpulse.alerting.metrics import METRICS, Dims, Needs, SeriesSpec, Values, WindowMetrics
 from llmpulse.alerting.rules import SeriesRef, build_event, detection_signal, threshold_signal
-from llmpulse.alerting.series import METRICS, Dims, Needs, SeriesSpec, Values, WindowMetrics
 from llmpulse.schemas.alert import AlertEvent, AlertKind
 
 Clock = Callable[[], int]

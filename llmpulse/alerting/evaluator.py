@@ -29,7 +29,8 @@ import pyarrow as pa
 from llmpulse.alerting.config import AlertConfig
 from llmpulse.alerting.engine import AlertEngine, Clock, history_needs, needs
 from llmpulse.alerting.exceptions import EvaluatorError
-from llmpulse.alerting.series import WINDOW_MS, WindowMetrics, earliest_window_ms, read_series, read_windows
+from llmpulse.alerting.metrics import WINDOW_MS, WindowMetrics
+from llmpulse.alerting.series import earliest_window_ms, read_series, read_windows
 from llmpulse.clickhouse.store import Store
 from llmpulse.schemas.alert import AlertEvent
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from llmpulse.alerting.detectors import Detection
 from llmpulse.alerting.lifecycle import Signal, Transition, alert_id
-from llmpulse.alerting.series import Dims, SeriesSpec, series_sql
+from llmpulse.alerting.metrics import Dims, SeriesSpec, series_sql
 from llmpulse.schemas.alert import AlertEvent, AlertKind, Severity
 
 QUERY_CONTEXT_MS = 3_600_000  # the alert's SQL shows the hour before the incident too

@@ -23,7 +23,7 @@ from typing import Literal
 from llmpulse.alerting.config import AlertConfig, AnomalyConfig, AnomalyRule
 from llmpulse.alerting.engine import AlertEngine
 from llmpulse.alerting.lifecycle import dedup_key
-from llmpulse.alerting.series import Dims, WindowMetrics
+from llmpulse.alerting.metrics import WINDOW_MS, Dims, WindowMetrics
 
 RULE_NAME = "series"
 DEFAULT_METRIC = "latency_p95_ms"
@@ -66,7 +66,7 @@ def replay_series(
     engine = AlertEngine(config, seed=seed, clock=lambda: now[0])
     previous: tuple[int, int] | None = None  # (ts, step) of the last point, for the window's end
     for ts_ms, value, calls in points:
-        step = previous[1] if previous is not None else 60_000
+        step = previous[1] if previous is not None else WINDOW_MS
         if previous is not None and ts_ms > previous[0]:
             step = ts_ms - previous[0]
         window_end = ts_ms + step

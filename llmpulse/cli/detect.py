@@ -41,7 +41,7 @@ from pydantic import ValidationError
 
 from llmpulse.alerting.config import AnomalyConfig
 from llmpulse.alerting.detectors.base import DetectorKind, Direction
-from llmpulse.alerting.series import METRICS
+from llmpulse.alerting.metrics import METRICS
 from llmpulse.alerting.series_replay import DEFAULT_METRIC, replay_series, series_config
 from llmpulse.tomlfile import TomlFileError, read_toml
 

@@ -19,6 +19,7 @@ from llmpulse.kafka.config import producer_config
 from llmpulse.schemas.alert import AlertEvent
 from llmpulse.settings import Settings
 from llmpulse.stream_jobs.watermark import read_watermark
+from llmpulse.stream_jobs.windows import WINDOW_MS
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class LeaderAlerts:
             # first tick, or leadership came back: another worker may have moved the state on
             self.evaluator = AlertEvaluator(self.store, self.config, self.emit)
         self._last_tick = now
-        watermark = read_watermark(self.store, self.settings.calls_topic, self.settings.window_seconds * 1000)
+        watermark = read_watermark(self.store, self.settings.calls_topic, WINDOW_MS)
         if watermark is None:
             return 0
         alerts = self.evaluator.tick(watermark)

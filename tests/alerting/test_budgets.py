@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from llmpulse.alerting.budgets import BudgetTracker, period_bounds, spend_specs
 from llmpulse.alerting.config import Budget, parse_alert_config
 from llmpulse.alerting.evaluator import AlertEvaluator, read_alerts
-from llmpulse.alerting.series import BudgetScope, Spend
+from llmpulse.alerting.metrics import BudgetScope, Spend
 from llmpulse.clickhouse.store import Store
 from llmpulse.schemas.alert import AlertEvent
 from tests.alerting.test_series import rollup, write_rollups

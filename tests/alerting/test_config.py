@@ -14,8 +14,8 @@ from llmpulse.alerting.config import (
     parse_alert_config,
 )
 from llmpulse.alerting.exceptions import AlertConfigError
+from llmpulse.alerting.metrics import SeriesSpec
 from llmpulse.alerting.routing_config import RoutingConfig
-from llmpulse.alerting.series import SeriesSpec
 from llmpulse.schemas.alert import AlertEvent
 
 

@@ -11,7 +11,7 @@ from scipy import stats
 from llmpulse.alerting.config import AlertConfigError, default_config, parse_alert_config
 from llmpulse.alerting.counts import TAIL_CALLS, CountSettings, LevelTest, RateTest, binomial_upper_tail
 from llmpulse.alerting.engine import AlertEngine
-from llmpulse.alerting.series import METRICS, SeriesSpec, WindowMetrics
+from llmpulse.alerting.metrics import METRICS, SeriesSpec, WindowMetrics
 
 T0 = 1_795_773_600_000
 W = 60_000

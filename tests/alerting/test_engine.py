@@ -10,7 +10,7 @@ import pytest
 
 from llmpulse.alerting.config import AlertConfig, default_config, parse_alert_config
 from llmpulse.alerting.engine import AlertEngine, needs
-from llmpulse.alerting.series import Dims, SeriesSpec, Values, WindowMetrics
+from llmpulse.alerting.metrics import Dims, SeriesSpec, Values, WindowMetrics
 from llmpulse.schemas.alert import AlertEvent
 
 T0 = 1_795_773_600_000  # 2026-11-27 10:00 UTC

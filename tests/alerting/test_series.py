@@ -9,10 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from llmpulse.alerting.metrics import WINDOW_MS, Needs, SeriesSpec, SpendSpec, series_sql, window_minutes
 from llmpulse.alerting.series import (
-    Needs,
-    SeriesSpec,
-    SpendSpec,
     earliest_window_ms,
     read_series,
     read_spend,
@@ -21,6 +19,8 @@ from llmpulse.alerting.series import (
     series_query,
 )
 from llmpulse.clickhouse.store import Store
+from llmpulse.settings import Settings
+from llmpulse.stream_jobs import windows
 from llmpulse.stream_jobs.sketch import Sketch
 
 T0 = int(datetime(2026, 11, 27, 10, 0, tzinfo=UTC).timestamp() * 1000)  # a window start
@@ -223,3 +223,15 @@ def test_user_spend_from_the_daily_table_with_a_floor(store: Store) -> None:
     assert spend["u-big"].day_usd == pytest.approx(5.0)
     assert spend["u-big"].month_usd == pytest.approx(25.0)
     assert spend["u-big"].burn_usd_per_hour is None
+
+
+def test_one_window_length_for_the_store_and_the_rules() -> None:
+    """The stream jobs' windows, the settings' default and the windows the rules read are one length."""
+    assert WINDOW_MS == windows.WINDOW_MS == Settings().window_seconds * 1000
+    sql, params = series_query(SeriesSpec.of(["model"]), ["tokens_per_minute"], T0, T0 + WINDOW_MS)
+    assert params["window_s"] * 1000 == WINDOW_MS
+    assert f"/ {window_minutes()}" in sql
+    with pytest.raises(ValueError, match="whole number of minutes"):
+        series_query(SeriesSpec.of(), ["requests"], T0, T0 + MIN, window_ms=90_000)
+    human = series_sql("cost_per_hour_usd", SeriesSpec.of(["model"]), (("model", "m"),), T0, T0 + MIN)
+    assert f"* 60 / {window_minutes()}" in human and "{minutes}" not in human

@@ -10,7 +10,7 @@ import pytest
 
 from llmpulse.alerting.config import AlertConfig, AnomalyConfig, AnomalyRule
 from llmpulse.alerting.engine import AlertEngine
-from llmpulse.alerting.series import SeriesSpec, WindowMetrics
+from llmpulse.alerting.metrics import SeriesSpec, WindowMetrics
 from llmpulse.cli.detect import DetectInputError, parse_timestamp, register, run_detect
 from tests.alerting.detectors.series import noisy, timestamps
 
