@@ -284,3 +284,57 @@ def test_async_anthropic_stream(server: ProviderServer) -> None:
     event = monitor.only()
     check_anthropic(event)
     assert event["ttft_ms"] > 0
+
+
+def test_anthropic_stream_helper_is_measured_and_unchanged(server: ProviderServer) -> None:
+    def run(client: Any, **extra: Any) -> tuple[list[str], str, dict[str, Any]]:
+        with client.messages.stream(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES, **extra) as stream:
+            kinds = [event.type for event in stream]
+            return kinds, stream.get_final_text(), stream.get_final_message().model_dump()
+
+    plain = run(anthropic_client(server))
+    monitor = Recorder()
+    client = instrument_anthropic(instrument_anthropic(anthropic_client(server), monitor, app="support"), monitor)
+    assert run(client, llmpulse={"feature": "chat"}) == plain  # same events (with the helper's own), text, message
+    assert plain[1] == "".join(WORDS) and "text" in plain[0]
+    event = monitor.only()
+    check_anthropic(event)
+    assert event["streaming"] is True and 0 < event["ttft_ms"] <= event["latency_ms"]
+    assert event["finish_reason"] == "max_tokens" and event["app"] == "support"
+    assert event["attributes"] == {"feature": "chat"} and "llmpulse" not in server.requests[-1]["body"]
+
+    # read only through text_stream, or not at all: still one event each, with what was read
+    with client.messages.stream(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES) as stream:
+        assert "".join(stream.text_stream) == "".join(WORDS)
+    with client.messages.stream(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES):
+        pass
+    _, text_only, unread = monitor.events
+    check_anthropic(text_only)
+    assert unread["status"] == "ok" and "ttft_ms" not in unread
+
+    with pytest.raises(anthropic.InternalServerError), client.messages.stream(
+        model="broken", max_tokens=64, messages=MESSAGES
+    ):
+        pass
+    assert monitor.events[-1]["error_type"] == "InternalServerError" and len(monitor.events) == 4
+
+
+def test_async_anthropic_stream_helper(server: ProviderServer) -> None:
+    monitor = Recorder()
+
+    async def run() -> str:
+        client = instrument_anthropic(anthropic_client(server, anthropic.AsyncAnthropic), monitor)
+        async with client.messages.stream(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES) as stream:
+            text = "".join([t async for t in stream.text_stream])
+            message = await stream.get_final_message()
+        with pytest.raises(anthropic.InternalServerError):
+            async with client.messages.stream(model="broken", max_tokens=64, messages=MESSAGES):
+                pass
+        await client.close()
+        return text + "|" + str(message.usage.output_tokens)
+
+    assert asyncio.run(run()) == "".join(WORDS) + f"|{ANTHROPIC_OUTPUT_TOKENS}"
+    streamed, failed = monitor.events
+    check_anthropic(streamed)
+    assert streamed["ttft_ms"] > 0 and streamed["streaming"] is True
+    assert failed["error_type"] == "InternalServerError"

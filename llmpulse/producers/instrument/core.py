@@ -137,17 +137,17 @@ def patch(owner: Any, name: str, calls: Calls, api: Api) -> None:
 
     @functools.wraps(original)
     def measured(*args: Any, **kwargs: Any) -> Any:
-        call, keep, token = _begin(calls, api, kwargs)
+        call, keep, token = begin_call(calls, api, kwargs)
         try:
             result = original(*args, **kwargs)
         except BaseException as exc:
             call.finish(exc)
-            _count_attempts(call, token)
+            count_attempts(call, token)
             raise
         if inspect.isawaitable(result):  # an async client: the request runs when the caller awaits
             _attempts.reset(token)
             return _measured_await(call, result, keep)
-        _count_attempts(call, token)
+        count_attempts(call, token)
         return _result(call, result, keep, SyncStream)
 
     measured.__llmpulse__ = True  # type: ignore[attr-defined]
@@ -162,11 +162,12 @@ async def _measured_await(call: Call, pending: Any, keep: Callable[[Any], bool] 
         call.finish(exc)
         raise
     finally:
-        _count_attempts(call, token)
+        count_attempts(call, token)
     return _result(call, result, keep, AsyncStream)
 
 
-def _begin(calls: Calls, api: Api, kwargs: dict[str, Any]) -> tuple[Call, Callable[[Any], bool] | None, Any]:
+def begin_call(calls: Calls, api: Api, kwargs: dict[str, Any]) -> tuple[Call, Callable[[Any], bool] | None, Any]:
+    """Open a tracked call and start counting its HTTP attempts; ``count_attempts`` ends the count."""
     keep: Callable[[Any], bool] | None = None
     if kwargs.get("stream") is True:
         try:
@@ -177,7 +178,7 @@ def _begin(calls: Calls, api: Api, kwargs: dict[str, Any]) -> tuple[Call, Callab
     return call, keep, _attempts.set([0])
 
 
-def _count_attempts(call: Call, token: Any) -> None:
+def count_attempts(call: Call, token: Any) -> None:
     counter = _attempts.get()
     _attempts.reset(token)
     if counter:
