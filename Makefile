@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 help:
 	@echo "make demo   - run the whole system on realistic traffic (embedded broker + ClickHouse engine)"
 	@echo "make test   - the whole test suite (unit + integration against the real broker and chdb)"
-	@echo "make lint   - ruff + mypy"
+	@echo "make lint   - ruff + mypy + the import contracts (lint-imports)"
 	@echo "make bench  - the throughput/latency benchmark (prints JSON)"
 
 $(STAMP): pyproject.toml
@@ -27,6 +27,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check llmpulse tests benchmarks
 	$(BIN)/mypy llmpulse
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/llmpulse bench
