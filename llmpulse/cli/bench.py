@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from llmpulse.settings import Settings
 from llmpulse.stack import Stack, StackError
 
 TARGETS = {"pipeline_eps": (">=", 50_000), "capture_to_pipeline_ratio": (">=", 0.5),
+           "quality_to_text_ratio": (">=", 0.5),
            "worker_peak_rss_mb": ("<=", 1024), "producer_record_us_p50": ("<=", 5),
            "producer_record_us_p99": ("<=", 50), "producer_record_us_p99_broker_down": ("<=", 50),
            "p99_rel_error_max": ("<=", 0.01)}  # fmt: skip
@@ -35,8 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "history of warm-up windows is written first so every default detector is "
                                    "warm; then end-to-end events/s over --windows one-minute windows with alert "
                                    "evaluation on, the decode ceiling, the same with text capture and PII "
-                                   "redaction, producer costs (record, LLMCallEvent + record, track; broker "
-                                   "down with drops), SDK instrumentation overhead and OTLP ingestion spans/s, "
+                                   "redaction, the same with the quality signals at the default sampling rate "
+                                   "against none (apps sending text, capture off), producer costs (record, "
+                                   "LLMCallEvent + record, track; broker down with drops), SDK instrumentation "
+                                   "overhead and OTLP ingestion spans/s, "
                                    "rollup quantile error, worker peak RSS, an optional soak "
                                    "and dashboard query latency on a store of --query-calls calls (built once, "
                                    "kept in --dir). Prints a table; --json adds one JSON object as the last "
@@ -51,6 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument(
         "--capture-events", type=int, default=10_000, help="events in the text-capture run (default 10k; 0 skips it)"
+    )
+    p.add_argument(
+        "--quality-events", type=int, default=10_000,
+        help="events in each of the two quality runs, signals off and at the default rate (default 10k; 0 skips)",
     )
     p.add_argument("--producer-events", type=int, default=100_000, help="calls timed per producer figure")
     p.add_argument(
@@ -122,8 +128,20 @@ def run(args: argparse.Namespace) -> int:
             del events
             if args.capture_events > 0:
                 with console.status(f"text capture: {args.capture_events:,} events end to end…"):
-                    result.update(_capture(stack, settings, worker, args.capture_events))
+                    result.update(_rerun(stack, settings, args.capture_events, "capture",
+                                         {"LLMPULSE_CAPTURE_TEXT": "true"}))  # fmt: skip
+                result["pipeline_eps_capture"] = result["capture_eps"]
                 result["capture_to_pipeline_ratio"] = round(result["pipeline_eps_capture"] / result["pipeline_eps"], 3)
+            if args.quality_events > 0:
+                rate = Settings().quality_sample_rate
+                with console.status(f"quality signals: 2 x {args.quality_events:,} events (rate 0, {rate:g})…"):
+                    result.update(_rerun(stack, settings, args.quality_events, "text",
+                                         {"LLMPULSE_QUALITY_SAMPLE_RATE": "0"}))  # fmt: skip
+                    result.update(_rerun(stack, settings, args.quality_events, "quality", {}))
+                result["quality_sample_rate"] = rate
+                result["pipeline_eps_quality"] = result["quality_eps"]
+                result["quality_to_text_ratio"] = round(result["quality_eps"] / result["text_eps"], 3)
+                result["quality_to_pipeline_ratio"] = round(result["quality_eps"] / result["pipeline_eps"], 3)
         if args.query_calls > 0:
             with console.status(f"query store with {args.query_calls:,} calls…") as status:
 
@@ -143,24 +161,28 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.get("soak_ok", True) else 1
 
 
-def _capture(stack: Stack, settings: Settings, worker: subprocess.Popen[bytes], n: int) -> dict[str, Any]:
-    """The same path with text capture (and so PII redaction of prompts and responses) on: the worker is
-    restarted with ``LLMPULSE_CAPTURE_TEXT=true``; event time continues where the timed run ended."""
-    stack.stop_worker(worker)
-    worker = stack.start_worker({"LLMPULSE_CAPTURE_TEXT": "true"})
+def _rerun(stack: Stack, settings: Settings, n: int, prefix: str, env: dict[str, str]) -> dict[str, Any]:
+    """The same path on traffic whose calls carry prompt and response text, with the worker restarted with
+    ``env`` (text capture on, or the quality signals off); event time continues where the last run ended."""
+    for running in [w for w in stack.workers if w.poll() is None]:
+        stack.stop_worker(running)
+    worker = stack.start_worker(env)
     stack.wait_worker_ready()
+    sampled = "SELECT countIf(quality_sampled) FROM llm_calls"
     with stack.reader() as store:
         newest = int(store.query("SELECT toUnixTimestamp64Milli(max(ts)) FROM llm_calls").scalar())
+        sampled_before = int(store.query(sampled).scalar())
     now = traffic.now_ms() - 1000
     windows = max(1, (now - newest) // traffic.WINDOW_MS)
     pipeline.warm_up(stack, settings, traffic.generate(200, windows=1, end_ms=newest + 1, seed=4, capture=True))
     events = traffic.generate(n, windows=windows, end_ms=now, seed=9, capture=True)
-    timed = pipeline.run_pipeline(stack, settings, events, prefix="capture")
-    out = {"pipeline_eps_capture": timed["capture_eps"], **timed,
-           "capture_prompt_chars_mean": round(sum(len(e.get("prompt", "")) for e in events) / n),
-           "capture_response_chars_mean": round(sum(len(e.get("response", "")) for e in events) / n),
-           "worker_peak_rss_mb_capture": round(pipeline.peak_rss_mb(worker.pid), 1)}  # fmt: skip
-    return out
+    timed = pipeline.run_pipeline(stack, settings, events, prefix=prefix)
+    with stack.reader() as store:
+        timed[f"{prefix}_quality_sampled"] = int(store.query(sampled).scalar()) - sampled_before
+    return {**timed,
+            f"{prefix}_prompt_chars_mean": round(sum(len(e.get("prompt", "")) for e in events) / n),
+            f"{prefix}_response_chars_mean": round(sum(len(e.get("response", "")) for e in events) / n),
+            f"worker_peak_rss_mb_{prefix}": round(pipeline.peak_rss_mb(worker.pid), 1)}  # fmt: skip
 
 
 def _machine() -> dict[str, Any]:

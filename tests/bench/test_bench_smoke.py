@@ -20,7 +20,8 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
     work: Path = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
         [sys.executable, "-m", "llmpulse", "bench", "--events", str(EVENTS), "--windows", "60",
-         "--history-windows", "2", "--capture-events", "300", "--producer-events", "2000", "--query-calls", "0",
+         "--history-windows", "2", "--capture-events", "300",
+         "--quality-events", "300", "--producer-events", "2000", "--query-calls", "0",
          "--soak", "12", "--dir", str(work), "--json"],
         capture_output=True, timeout=900, check=False,
     )  # fmt: skip
@@ -52,6 +53,18 @@ def test_capture_run(result: dict) -> None:
     assert result["pipeline_eps_capture"] == result["capture_eps"] > 0
     assert result["capture_prompt_chars_mean"] > 1_000
     assert result["capture_to_pipeline_ratio"] == round(result["pipeline_eps_capture"] / result["pipeline_eps"], 3)
+
+
+def test_quality_runs(result: dict) -> None:
+    """Apps sending text, capture off: the signals off (rate 0), then at the default rate, which judges
+    about that share of the calls (the warm-up's 200 calls are judged too)."""
+    assert result["text_calls_stored"] == result["quality_calls_stored"] == 300
+    assert result["text_quality_sampled"] == 0
+    rate = result["quality_sample_rate"]
+    assert 0 < rate <= 1
+    assert 0.3 * rate * 500 <= result["quality_quality_sampled"] <= 3 * rate * 500
+    assert result["pipeline_eps_quality"] == result["quality_eps"] > 0
+    assert result["quality_to_text_ratio"] == round(result["quality_eps"] / result["text_eps"], 3)
 
 
 def test_producer_figures(result: dict) -> None:
