@@ -22,8 +22,9 @@ from llmpulse.clickhouse.retention import Retention
 pytestmark = pytest.mark.integration
 
 DOCUMENTED = ["llm_calls", "llm_call_rollups_1m", "llm_user_cost_1d", "llm_dead_letters", "llm_sink_chunks",
-              "llm_alerts", "llm_alert_state"]  # fmt: skip
-VIEWS = ["llm_rollups_1m_v"]
+              "llm_alerts", "llm_alert_state", "llm_feedback", "llm_evaluations", "llm_quality_rollups_1m",
+              "llm_evaluation_rollups_1m"]  # fmt: skip
+VIEWS = ["llm_rollups_1m_v", "llm_quality_1m_v", "llm_sessions_v"]
 
 _CLUSTER_XML = """<clickhouse>
   <remote_servers>
