@@ -74,6 +74,11 @@ class CallTracker:
         self.finish_reason: str | None = None
         self.error_type: str | None = None
 
+    @property
+    def event_id(self) -> str:
+        """The call's id: what ``Monitor.feedback``/``Monitor.evaluation`` take to judge it later."""
+        return str(self.event["event_id"])
+
     def __enter__(self) -> CallTracker:
         self.event["ts_ms"] = time.time_ns() // 1_000_000
         self._t0 = time.perf_counter()
