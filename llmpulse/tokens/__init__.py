@@ -6,6 +6,6 @@ offline. Other models have no public tokenizer: they are counted with ``o200k_ba
 and every count says which it is.
 """
 
-from llmpulse.tokens.counting import TokenCount, count_messages, count_text, encoding
+from llmpulse.tokens.counting import TokenCount, count_call, count_messages, count_text, encoding
 
-__all__ = ["TokenCount", "count_messages", "count_text", "encoding"]
+__all__ = ["TokenCount", "count_call", "count_messages", "count_text", "encoding"]

@@ -102,3 +102,14 @@ def count_messages(messages: Iterable[Mapping[str, Any]], model: str) -> TokenCo
                     if isinstance(part, Mapping) and isinstance(part.get("text"), str):
                         total += len(enc.encode_ordinary(part["text"]))
     return TokenCount(total, exact, name)
+
+
+def count_call(messages: Any, output_text: str, model: str, system: Any = None) -> tuple[int, int]:
+    """(input, output) tokens of a chat call counted from its text, for a provider that reported none.
+
+    ``messages`` as sent (OpenAI or Anthropic form; anything that is not a list of mappings counts as none),
+    ``system`` Anthropic's separate system prompt (text or text blocks)."""
+    turns = [m for m in messages if isinstance(m, Mapping)] if isinstance(messages, list | tuple) else []
+    if isinstance(system, str | list) and system:
+        turns.insert(0, {"role": "system", "content": system})
+    return count_messages(turns, model).tokens, count_text(output_text, model).tokens

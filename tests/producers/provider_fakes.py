@@ -11,7 +11,9 @@
   ``anthropic-version``, ``model``, ``max_tokens`` and ``messages``.
 
 Faults, chosen by the request's model name: ``rate-limited`` answers 429 with ``retry-after: 0`` and the
-provider's error body ``fail_times`` times (then succeeds), ``broken`` answers 500 every time. Every request
+provider's error body ``fail_times`` times (then succeeds), ``broken`` answers 500 every time, ``no-usage``
+answers like an OpenAI-compatible server that reports no usage (none in the completion, ``stream_options``
+ignored). Every request
 body is kept in ``requests`` for the tests to inspect.
 """
 
@@ -46,6 +48,7 @@ USAGE_ANTHROPIC = {
 }
 ANTHROPIC_OUTPUT_TOKENS = 27
 WORDS = ("Hel", "lo", "!")
+NO_USAGE = "no-usage"
 
 
 def completion(model: str) -> dict[str, Any]:
@@ -177,10 +180,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         stream = body.get("stream") is True
         if self.path == "/v1/chat/completions":
+            asked = bool((body.get("stream_options") or {}).get("include_usage")) and model != NO_USAGE
             if stream:
-                self._events(_chat_stream(model, bool((body.get("stream_options") or {}).get("include_usage"))))
+                self._events(_chat_stream(model, asked))
             else:
-                self._reply(200, completion(model))
+                answer = completion(model)
+                if model == NO_USAGE:
+                    del answer["usage"]
+                self._reply(200, answer)
         elif self.path == "/v1/responses":
             if stream:
                 self._events(_responses_stream(model))

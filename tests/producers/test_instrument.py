@@ -13,8 +13,10 @@ import pytest
 from llmpulse.producers import Monitor
 from llmpulse.producers.instrument import call_labels, instrument_anthropic, instrument_openai
 from llmpulse.schemas.call import LLMCallEvent
+from llmpulse.tokens import count_call
 from tests.producers.provider_fakes import (
     ANTHROPIC_OUTPUT_TOKENS,
+    NO_USAGE,
     USAGE_ANTHROPIC,
     USAGE_CHAT,
     USAGE_RESPONSES,
@@ -115,7 +117,24 @@ def test_request_stream_usage_off_sends_the_request_unchanged(server: ProviderSe
     assert text == "".join(WORDS)
     assert "stream_options" not in server.requests[-1]["body"]
     event = monitor.only()
-    assert "input_tokens" not in event and event["ttft_ms"] > 0  # no usage reported: left to the defaults
+    assert event["ttft_ms"] > 0 and event["tokens_estimated"] is True  # no usage reported: counted from the text
+    assert (event["input_tokens"], event["output_tokens"]) == count_call(MESSAGES, text, event["response_model"])
+
+
+def test_usage_a_server_does_not_report_is_counted_and_flagged(server: ProviderServer) -> None:
+    monitor = Recorder()
+    client = instrument_openai(openai_client(server), monitor)
+    answer = client.chat.completions.create(model=NO_USAGE, messages=MESSAGES).choices[0].message.content
+    text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+        model=NO_USAGE, messages=MESSAGES, stream=True))  # fmt: skip
+    client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    plain, streamed, reported = monitor.events
+    assert count_call(MESSAGES, answer or "", "gpt-4o") == (9, 2)  # 3 + 3 + "user" 1 + "Say hello" 2; "Paris" "."
+    for event, output in ((plain, answer or ""), (streamed, text)):
+        LLMCallEvent.model_validate(event)
+        assert event["tokens_estimated"] is True
+        assert (event["input_tokens"], event["output_tokens"]) == count_call(MESSAGES, output, NO_USAGE)
+    assert "tokens_estimated" not in reported and reported["input_tokens"] == USAGE_CHAT["prompt_tokens"]
 
 
 def test_responses_api_plain_and_streamed(server: ProviderServer) -> None:

@@ -15,6 +15,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of the
 import litellm
 
 from llmpulse.producers.instrument import LLMPulseLogger, call_labels, instrument_litellm
+from llmpulse.tokens import count_call
 from tests.producers.provider_fakes import USAGE_ANTHROPIC, USAGE_CHAT, USAGE_STREAM, WORDS, ProviderServer
 from tests.producers.test_instrument import ANTHROPIC_INPUT_TOTAL, MESSAGES, Recorder
 
@@ -91,6 +92,17 @@ def test_stream_ttft_and_provider_usage(server: ProviderServer, monitor: Waiting
     )
     assert event["finish_reason"] == "length" and event["response_model"] == "gpt-4o-mini-2024-07-18"
     assert server.requests[-1]["body"]["stream_options"] == {"include_usage": True}
+    assert "tokens_estimated" not in event
+
+
+def test_a_stream_not_asked_for_usage_is_counted_by_llmpulse(server: ProviderServer, monitor: Waiting) -> None:
+    # LiteLLM asks only OpenAI's own servers for stream usage and otherwise counts it itself; llmpulse counts it
+    text = "".join(c.choices[0].delta.content or "" for c in litellm.completion(
+        **openai_args(server, "gpt-4o-mini"), stream=True) if c.choices)  # fmt: skip
+    assert "stream_options" not in server.requests[-1]["body"]
+    (event,) = monitor.wait(1)
+    assert event["tokens_estimated"] is True and text == "".join(WORDS)
+    assert (event["input_tokens"], event["output_tokens"]) == count_call(MESSAGES, text, "gpt-4o-mini") == (9, 2)
 
 
 def test_errors_are_recorded_with_their_type(server: ProviderServer, monitor: Waiting) -> None:

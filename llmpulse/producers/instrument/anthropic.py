@@ -4,6 +4,8 @@ Covers ``Anthropic`` and ``AsyncAnthropic`` (and the Bedrock/Vertex clients, whi
 resource), streamed (``stream=True``, or the ``messages.stream()`` helper) or not. Usage: ``message_start``
 carries the input side (uncached, cache read, cache write: the event's total input is their sum),
 ``message_delta`` the output tokens and the stop reason; the first ``content_block_delta`` is the first token.
+A server that reports no usage gets its tokens counted from the text with the stated approximation
+(``llmpulse.tokens``, ``tokens_estimated``).
 """
 
 from __future__ import annotations
@@ -49,7 +51,26 @@ def _message_event(tracker: CallTracker, event: Any) -> bool:
     return kind == "content_block_delta"
 
 
-MESSAGES = Api("chat", _message_event)
+_DELTA_TEXT = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
+
+
+def _event_text(event: Any) -> str | None:
+    if getattr(event, "type", "") != "content_block_delta":
+        return None
+    delta = getattr(event, "delta", None)
+    field = _DELTA_TEXT.get(str(getattr(delta, "type", "")))
+    return getattr(delta, field, None) if field else None
+
+
+def _message_text(message: Any) -> str | None:
+    return "".join(
+        text
+        for block in getattr(message, "content", None) or []
+        if isinstance(text := getattr(block, "text", None), str)
+    )
+
+
+MESSAGES = Api("chat", _message_event, chunk_text=_event_text, response_text=_message_text)
 
 
 class _StreamHelper:
@@ -129,7 +150,8 @@ def _patch_stream_helper(messages: Any, calls: Calls) -> None:
     def measured(*args: Any, **kwargs: Any) -> Any:
         labels = kwargs.pop(LABELS_KEYWORD, None)  # taken off before the SDK sees it
         manager = original(*args, **kwargs)
-        return _StreamHelper(manager, calls, {"model": kwargs.get("model"), "stream": True, LABELS_KEYWORD: labels})
+        request = {name: kwargs.get(name) for name in ("model", "messages", "system")}
+        return _StreamHelper(manager, calls, {**request, "stream": True, LABELS_KEYWORD: labels})
 
     measured.__llmpulse__ = True  # type: ignore[attr-defined]
     messages.stream = measured

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from llmpulse.producers.instrument.labels import label_fields, label_strings
 from llmpulse.producers.track import CallTracker
+from llmpulse.tokens import count_call
 
 log = logging.getLogger("llmpulse.producers.instrument")
 
@@ -47,6 +48,10 @@ def _no_chunks(tracker: CallTracker, chunk: Any) -> bool:
     return True
 
 
+def _no_text(item: Any) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Api:
     """How one SDK method is measured.
@@ -54,27 +59,39 @@ class Api:
     ``chunk(tracker, chunk)`` takes what it needs from one stream chunk and says whether it carries output
     (the first such chunk is the time to first token). ``prepare(kwargs)`` runs before a streaming request,
     may add what the stream needs to report usage, and returns the filter that hides from the caller any
-    chunk the caller did not ask for.
+    chunk the caller did not ask for. ``chunk_text`` and ``response_text`` give the output text of a chunk
+    or of a whole response: when the provider reports no usage, the tokens are counted from the request's
+    messages and that text (``tokens_estimated``).
     """
 
     operation: str
     chunk: Callable[[CallTracker, Any], bool] = _no_chunks
     prepare: Callable[[dict[str, Any]], Callable[[Any], bool]] = _no_change
+    chunk_text: Callable[[Any], str | None] = _no_text
+    response_text: Callable[[Any], str | None] = _no_text
 
 
 class Call:
     """One tracked call; each method swallows its own errors."""
 
-    __slots__ = ("_api", "_done", "_tracker")
+    __slots__ = ("_api", "_done", "_request", "_text", "_tracker")
 
-    def __init__(self, tracker: CallTracker | None, api: Api) -> None:
+    def __init__(self, tracker: CallTracker | None, api: Api, request: Mapping[str, Any] | None = None) -> None:
         self._tracker = tracker
         self._api = api
         self._done = tracker is None
+        self._request = request  # the call's keyword arguments: messages (and system) if usage must be counted
+        self._text: list[str] = []
 
     def response(self, response: Any) -> None:
         if self._tracker is not None:
             self._tracker.set_response(response)
+            with contextlib.suppress(Exception):
+                self._note_text(self._api.response_text(response))
+
+    def _note_text(self, text: str | None) -> None:
+        if isinstance(text, str) and text:
+            self._text.append(text)
 
     def chunk(self, chunk: Any) -> None:
         tracker = self._tracker
@@ -83,6 +100,7 @@ class Call:
         try:
             if self._api.chunk(tracker, chunk):
                 tracker.first_token()
+            self._note_text(self._api.chunk_text(chunk))
         except Exception:
             log.debug("a stream chunk could not be read", exc_info=True)
 
@@ -97,8 +115,25 @@ class Call:
         self._done = True
         if isinstance(exc, GeneratorExit):  # the caller stopped reading: not an error
             exc = None
+        if exc is None:
+            self._estimate_missing_usage()
         with contextlib.suppress(Exception):
             self._tracker.__exit__(type(exc) if exc is not None else None, exc, None)
+
+    def _estimate_missing_usage(self) -> None:
+        tracker, request = self._tracker, self._request
+        if tracker is None or request is None or tracker.usage or tracker.error_type is not None:
+            return
+        if "messages" not in request:
+            return
+        try:
+            model = tracker.response_model or str(tracker.event["request_model"])
+            inputs, outputs = count_call(request["messages"], "".join(self._text), model, request.get("system"))
+        except Exception:
+            log.debug("could not count the tokens of a call", exc_info=True)
+            return
+        tracker.set_usage(input_tokens=inputs, output_tokens=outputs)
+        tracker.set(tokens_estimated=True)
 
 
 class Calls:
@@ -126,7 +161,7 @@ class Calls:
         except Exception:
             log.debug("could not start tracking a call", exc_info=True)
             tracker = None
-        return Call(tracker, api)
+        return Call(tracker, api, kwargs)
 
 
 def patch(owner: Any, name: str, calls: Calls, api: Api) -> None:

@@ -5,7 +5,9 @@ responses API, the Router, and the proxy), sync and async, on success and on fai
 ``standard_logging_object`` and the response it takes the provider, the model asked for and the one that
 answered, the start and end times, the time of the first streamed chunk (TTFT), usage (input with its cached
 part, cache writes, output with its reasoning part), the finish reason, the cost LiteLLM computed
-(``client_cost_usd``) and, on failure, the exception's class name (``RateLimitError``, ``Timeout``, …).
+(``client_cost_usd``) and, on failure, the exception's class name (``RateLimitError``, ``Timeout``, …). A stream
+from an OpenAI-compatible server that was not asked for usage has its tokens counted by llmpulse
+(``tokens_estimated``).
 
 Labels: per logger (keywords of ``instrument_litellm``/``LLMPulseLogger``), the proxy's key identity (team
 alias or id, end user or key owner, ``litellm_session_id``), ``call_labels(...)`` blocks, then per call
@@ -31,6 +33,7 @@ from llmpulse.producers.instrument.core import LABELS_KEYWORD
 from llmpulse.producers.instrument.labels import label_fields, label_strings
 from llmpulse.producers.track import extract_response
 from llmpulse.schemas.call import SCHEMA_VERSION, new_event_id
+from llmpulse.tokens import count_call
 
 log = logging.getLogger("llmpulse.producers.instrument")
 
@@ -43,6 +46,12 @@ OPERATIONS = {
     "embedding": "embeddings",
     "text_completion": "text_completion",
 }
+
+
+#: LiteLLM providers that speak OpenAI's streaming format (usage only when asked for)
+OPENAI_COMPATIBLE = frozenset(
+    {"openai", "azure", "custom_openai", "openai_like", "hosted_vllm", "text-completion-openai"}
+)
 
 
 class Records(Protocol):
@@ -201,8 +210,13 @@ def call_event(
     cache_write = _cache_write_tokens(getattr(response, "usage", None))
     if cache_write:
         usage["cache_write_tokens"] = cache_write
-    event.update(usage)
     model = _response_model(kwargs, response) or model
+    if payload.get("stream") and _usage_counted_by_litellm(kwargs, payload):
+        text = _first(_get_path(response, "choices", 0, "message", "content")) or ""
+        inputs, outputs = count_call(kwargs.get("messages"), text, model or event["request_model"])
+        usage = {"input_tokens": inputs, "output_tokens": outputs}
+        event["tokens_estimated"] = True
+    event.update(usage)
     if model:
         event["response_model"] = model
     if finish:
@@ -211,6 +225,37 @@ def call_event(
     if isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0:
         event["client_cost_usd"] = float(cost)
     return event
+
+
+def _get_path(value: Any, *path: str | int) -> Any:
+    for step in path:
+        if isinstance(step, int):
+            value = value[step] if isinstance(value, list | tuple) and len(value) > step else None
+        else:
+            value = value.get(step) if isinstance(value, Mapping) else getattr(value, step, None)
+    return value
+
+
+def _usage_counted_by_litellm(kwargs: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
+    """Whether LiteLLM counted a stream's usage itself: an OpenAI-compatible stream reports usage only when
+    asked (``stream_options.include_usage``), and LiteLLM asks on its own only of OpenAI's servers. Its count
+    is replaced by llmpulse's (the one whose error the README states), flagged ``tokens_estimated``."""
+    if payload.get("custom_llm_provider") not in OPENAI_COMPATIBLE:
+        return False
+    asked = _get_path(kwargs, "stream_options", "include_usage") or _get_path(
+        kwargs, "optional_params", "stream_options", "include_usage"
+    )
+    if asked:
+        return False
+    api_base = _first(payload.get("api_base"), _get_path(kwargs, "litellm_params", "api_base"))
+    if api_base is None:
+        return False  # LiteLLM's default base: OpenAI's, which it asks
+    try:
+        from litellm.llms.openai.common_utils import is_openai_backed_api_base
+
+        return not is_openai_backed_api_base(api_base)
+    except Exception:
+        return "api.openai.com" not in api_base
 
 
 def _cache_write_tokens(usage: Any) -> int:

@@ -6,8 +6,11 @@ response or the stream's last chunk. A streamed chat completion reports usage on
 (``stream_options={"include_usage": True}``): when the caller did not ask, the wrapper asks and hides the
 extra usage-only chunk, so the caller sees exactly the stream it would have seen
 (``request_stream_usage=False`` turns that off, for OpenAI-compatible servers that reject the option).
-Errors (including timeouts and rate limits after the SDK's retries) are recorded with the exception's
-class name; the number of retries goes into the ``retries`` attribute.
+When the server reports no usage (an OpenAI-compatible server that ignores ``stream_options``, or
+``request_stream_usage=False``), the tokens are counted from the messages and the answer's text
+(``llmpulse.tokens``) and the event says ``tokens_estimated``. Errors (including timeouts and rate limits after
+the SDK's retries) are recorded with the exception's class name; the number of retries goes into the
+``retries`` attribute.
 """
 
 from __future__ import annotations
@@ -30,6 +33,16 @@ def _chat_chunk(tracker: CallTracker, chunk: Any) -> bool:
     elif tracker.response_model is None and isinstance(getattr(chunk, "model", None), str):
         tracker.response_model = chunk.model
     return bool(choices)
+
+
+def _chunk_text(chunk: Any) -> str | None:
+    choices = getattr(chunk, "choices", None)
+    return getattr(getattr(choices[0], "delta", None), "content", None) if choices else None
+
+
+def _message_text(response: Any) -> str | None:
+    choices = getattr(response, "choices", None)
+    return getattr(getattr(choices[0], "message", None), "content", None) if choices else None
 
 
 def _not_usage_only(chunk: Any) -> bool:
@@ -57,8 +70,8 @@ def _response_event(tracker: CallTracker, event: Any) -> bool:
     return kind.endswith(".delta")
 
 
-CHAT = Api("chat", _chat_chunk, _ask_for_usage)
-CHAT_AS_SENT = Api("chat", _chat_chunk)
+CHAT = Api("chat", _chat_chunk, _ask_for_usage, _chunk_text, _message_text)
+CHAT_AS_SENT = Api("chat", _chat_chunk, chunk_text=_chunk_text, response_text=_message_text)
 RESPONSES = Api("chat", _response_event)
 EMBEDDINGS = Api("embeddings")
 
