@@ -1,10 +1,11 @@
 """llmpulse's Superset dashboards as code: writes the import bundle in ``bundle/`` (run it after editing).
 
-Four dashboards, one per audience, on the documented tables and views of the ``llmpulse`` database:
-Engineering, Spend, Alerts, Safety. Percentiles come from the rollups' quantile sketches at whatever time
-grain and grouping a chart asks for (``llmpulse_quantile(sumMap(latency_sketch), q)``), so they are exact to
-the sketch's 0.5%, never averages of percentiles. Each dashboard has a time range filter and dimension
-filters (model, provider, team, app where they apply).
+Five dashboards, one per audience, on the documented tables and views of the ``llmpulse`` database:
+Engineering, Spend, Alerts, Safety, Quality & UX. Percentiles come from the rollups' quantile sketches at
+whatever time grain and grouping a chart asks for (``llmpulse_quantile(sumMap(latency_sketch), q)``), so they
+are exact to the sketch's 0.5%, never averages of percentiles; rates are sums over sums at the chart's grain
+(``sum(refusals) / sum(quality_sampled)``), never averages of per-minute rates. Each dashboard has a time range
+filter and dimension filters (model, provider, team, app, prompt version where they apply).
 
     python infra/superset/make_bundle.py          # rewrites infra/superset/bundle/
 """
@@ -132,7 +133,67 @@ ARRAY JOIN extractAll(concat(arrayStringConcat(mapValues(attributes), ' '), ' ',
                       '<(EMAIL|PHONE|CREDIT_CARD|IBAN|US_SSN|NATIONAL_ID|IP_ADDRESS|SECRET|PERSON)>') AS pii_type
 WHERE pii_detections > 0""",
 )  # fmt: skip
-DATASETS = [ROLLUPS, CALLS, DEAD_LETTERS, USER_COST, INCIDENTS, BUDGETS, PII_TYPES]
+# the rates of llm_quality_1m_v (migration 0003), as sums over sums so they hold at any grain and grouping: rule
+# signals over the calls judged, model signals over the calls the models judged, truncation over all calls
+QUALITY = Dataset(
+    "llm_quality_rollups_1m", "window_start",
+    {"window_start": "DateTime", "provider": "String", "model": "String", "app": "String", "team": "String",
+     "prompt_version": "String"},
+    {
+        "total_calls": "sum(calls)",
+        "judged_calls": "sum(quality_sampled)",
+        "model_judged_calls": "sum(models_sampled)",
+        "truncation_rate": "sum(truncated) / nullIf(sum(calls), 0)",
+        "refusal_rate": "sum(refusals) / nullIf(sum(quality_sampled), 0)",
+        "empty_answer_rate": "sum(empty_answers) / nullIf(sum(quality_sampled), 0)",
+        "prompt_injection_attempts": "sum(prompt_injections)",
+        "prompt_injection_rate": "sum(prompt_injections) / nullIf(sum(quality_sampled), 0)",
+        "toxic_calls": "sum(toxic)",
+        "toxic_rate": "sum(toxic) / nullIf(sum(models_sampled), 0)",
+        "negative_sentiment_rate": "sum(negative_sentiment) / nullIf(sum(models_sampled), 0)",
+        "irrelevant_rate": "sum(irrelevant) / nullIf(sum(models_sampled), 0)",
+        "inconsistency_rate": "sum(inconsistent_answers) / nullIf(sum(repeated_prompts), 0)",
+        "responses_with_pii": "sum(response_pii)",
+        "feedback_count": "sum(feedback)",
+        "thumbs_up_share": "sum(thumbs_up) / nullIf(sum(thumbs_up) + sum(thumbs_down), 0)",
+        "mean_rating": "sum(rating_sum) / nullIf(sum(ratings), 0)",
+    },
+    formats={name: ".1%" for name in ("truncation_rate", "refusal_rate", "empty_answer_rate", "prompt_injection_rate",
+                                      "toxic_rate", "negative_sentiment_rate", "irrelevant_rate",
+                                      "inconsistency_rate", "thumbs_up_share")} | {"mean_rating": ",.2f"},
+)  # fmt: skip
+EVALUATIONS = Dataset(
+    "llm_evaluation_rollups_1m", "window_start",
+    {"window_start": "DateTime", "provider": "String", "model": "String", "app": "String", "team": "String",
+     "prompt_version": "String", "name": "String"},
+    {"evaluation_count": "sum(evaluations)", "mean_score": "sum(score_sum) / nullIf(sum(scored), 0)"},
+    formats={"mean_score": ",.3f"},
+)  # fmt: skip
+SESSIONS = Dataset(
+    "llm_sessions_v", "last_ts",
+    {"session_id": "String", "app": "String", "team": "String", "model": "String", "first_ts": "DateTime64(3)",
+     "last_ts": "DateTime64(3)", "calls": "UInt64", "errors": "UInt64", "last_status": "String",
+     "abandoned": "Bool"},
+    {"sessions": "count()", "calls_per_session": "sum(calls) / nullIf(count(), 0)",
+     "abandoned_sessions": "countIf(abandoned)", "abandonment_rate": "countIf(abandoned) / nullIf(count(), 0)"},
+    formats={"calls_per_session": ",.2f", "abandonment_rate": ".1%"},
+)  # fmt: skip
+FLAGGED = Dataset(
+    "llm_flagged_calls", "ts",
+    {"ts": "DateTime64(3)", "event_id": "String", "provider": "String", "model": "String", "app": "String",
+     "team": "String", "prompt_version": "String", "flagged": "String", "toxicity_prompt": "Float32",
+     "toxicity_response": "Float32"},
+    {"flagged_calls": "count()"},
+    sql="""-- the calls judged toxic or a prompt injection (no texts: look a call up by its event_id)
+SELECT ts, event_id, provider, model, app, team, attributes['prompt_version'] AS prompt_version,
+       arrayStringConcat(arrayFilter(f -> f != '', [if(toxic, 'toxic', ''),
+                                                    if(prompt_injection, 'prompt injection', '')]), ', ') AS flagged,
+       toxicity_prompt, toxicity_response
+FROM llm_calls
+WHERE toxic OR prompt_injection""",
+)  # fmt: skip
+DATASETS = [ROLLUPS, CALLS, DEAD_LETTERS, USER_COST, INCIDENTS, BUDGETS, PII_TYPES, QUALITY, EVALUATIONS, SESSIONS,
+            FLAGGED]
 
 
 @dataclass
@@ -176,9 +237,11 @@ def timeseries(title: str, ds: Dataset, metrics: list[str], groupby: list[str], 
 
 
 def categorical_bar(title: str, ds: Dataset, x: str, metrics: list[str], groupby: list[str] = (),  # type: ignore[assignment]
-                    filters: list[dict[str, Any]] = (), fmt: str = "SMART_NUMBER", width: int = 6) -> Chart:  # type: ignore[assignment]  # fmt: skip
+                    filters: list[dict[str, Any]] = (), fmt: str = "SMART_NUMBER", width: int = 6,  # type: ignore[assignment]
+                    stack: bool = True) -> Chart:  # fmt: skip
+    """Bars per ``x``, one per ``groupby`` value: stacked for counts, side by side (``stack=False``) for means."""
     params = {"x_axis": x, "metrics": metrics, "groupby": list(groupby), "adhoc_filters": [time_filter(ds), *filters],
-              "row_limit": 10000, "order_desc": True, "stack": "Stack", "orientation": "vertical",
+              "row_limit": 10000, "order_desc": True, "stack": "Stack" if stack else None, "orientation": "vertical",
               "show_legend": True, "legendType": "scroll", "legendOrientation": "top", "rich_tooltip": True,
               "y_axis_format": fmt, "color_scheme": "supersetColors", "x_axis_sort_asc": True,
               "only_total": True, "truncate_metric": True}  # fmt: skip
@@ -216,9 +279,9 @@ def pie(title: str, ds: Dataset, groupby: list[str], metric: str, fmt: str = "SM
 
 
 def big_number(title: str, ds: Dataset, metric: str, subtitle: str, filters: list[dict[str, Any]] = (),  # type: ignore[assignment]
-               width: int = 3) -> Chart:  # fmt: skip
+               width: int = 3, fmt: str = "SMART_NUMBER") -> Chart:  # fmt: skip
     params = {"metric": metric, "adhoc_filters": [time_filter(ds), *filters], "header_font_size": 0.4,
-              "subheader_font_size": 0.15, "y_axis_format": "SMART_NUMBER", "subheader": subtitle}  # fmt: skip
+              "subheader_font_size": 0.15, "y_axis_format": fmt, "subheader": subtitle}  # fmt: skip
     return Chart(title, ds, "big_number_total", params, width=width)
 
 
@@ -287,7 +350,54 @@ DASHBOARDS = [
          pie("PII detections by type", PII_TYPES, ["pii_type"], "detections")],
         [timeseries("PII detections by app", ROLLUPS, ["total_pii_detections"], ["app"], kind="bar", grain="PT5M"),
          categorical_bar("PII by app and type", PII_TYPES, "app", ["detections"], ["pii_type"])],
+        [big_number("Toxic rate", QUALITY, "toxic_rate", "toxic / calls the models judged", fmt=".1%"),
+         big_number("Prompt-injection attempts", QUALITY, "prompt_injection_attempts", "among the calls judged"),
+         big_number("Responses with PII", QUALITY, "responses_with_pii", "answers that held PII (redacted)"),
+         big_number("Flagged calls", FLAGGED, "flagged_calls", "toxic or prompt injection")],
+        [timeseries("Toxic rate by app", QUALITY, ["toxic_rate"], ["app"], grain="PT5M", fmt=".1%"),
+         timeseries("Toxic rate by model", QUALITY, ["toxic_rate"], ["model"], grain="PT5M", fmt=".1%")],
+        [timeseries("Prompt-injection attempts by app", QUALITY, ["prompt_injection_attempts"], ["app"], kind="bar",
+                    grain="PT5M"),
+         timeseries("Prompt-injection rate by model", QUALITY, ["prompt_injection_rate"], ["model"], grain="PT5M",
+                    fmt=".1%")],
+        [timeseries("Responses with PII by app", QUALITY, ["responses_with_pii"], ["app"], kind="bar", grain="PT5M"),
+         timeseries("PII detections by model", ROLLUPS, ["total_pii_detections"], ["model"], kind="bar",
+                    grain="PT5M")],
+        [raw_table("Latest calls flagged toxic or prompt injection", FLAGGED,
+                   ["ts", "flagged", "app", "model", "provider", "team", "prompt_version", "toxicity_prompt",
+                    "toxicity_response", "event_id"], "ts", formats={"toxicity_prompt": ".2f",
+                                                                     "toxicity_response": ".2f"})],
     ], ["app", "team", "model"]),
+    Dashboard("LLM Quality & UX", "llmpulse-quality", [
+        [big_number("Feedback", QUALITY, "feedback_count", "thumbs and ratings given"),
+         big_number("Thumbs-up share", QUALITY, "thumbs_up_share", "thumbs up / thumbs given", fmt=".1%"),
+         big_number("Mean rating", QUALITY, "mean_rating", "of the ratings given", fmt=",.2f"),
+         big_number("Refusal rate", QUALITY, "refusal_rate", "refusals / calls judged", fmt=".1%")],
+        [timeseries("Feedback per hour by app", QUALITY, ["feedback_count"], ["app"], kind="bar", grain="PT1H"),
+         timeseries("Thumbs-up share by model", QUALITY, ["thumbs_up_share"], ["model"], grain="PT1H", fmt=".0%")],
+        [timeseries("Mean rating by model", QUALITY, ["mean_rating"], ["model"], grain="PT1H", fmt=",.2f"),
+         timeseries("Thumbs-up share by prompt version", QUALITY, ["thumbs_up_share"], ["prompt_version"],
+                    grain="PT1H", fmt=".0%")],
+        [table("Satisfaction by app, model and prompt version", QUALITY, ["app", "model", "prompt_version"],
+               ["feedback_count", "thumbs_up_share", "mean_rating"], sort="feedback_count", width=12)],
+        [timeseries("Refusal rate by model", QUALITY, ["refusal_rate"], ["model"], grain="PT5M", fmt=".1%"),
+         timeseries("Empty-answer rate by model", QUALITY, ["empty_answer_rate"], ["model"], grain="PT5M",
+                    fmt=".1%")],
+        [timeseries("Truncation rate by model", QUALITY, ["truncation_rate"], ["model"], grain="PT5M", fmt=".1%"),
+         timeseries("Irrelevant-answer rate by model", QUALITY, ["irrelevant_rate"], ["model"], grain="PT5M",
+                    fmt=".1%")],
+        [timeseries("Inconsistency rate by model", QUALITY, ["inconsistency_rate"], ["model"], grain="PT5M",
+                    fmt=".1%"),
+         timeseries("Refusal rate by app", QUALITY, ["refusal_rate"], ["app"], grain="PT5M", fmt=".1%")],
+        [table("Answer quality by app and model", QUALITY, ["app", "model"],
+               ["total_calls", "judged_calls", "refusal_rate", "empty_answer_rate", "truncation_rate",
+                "irrelevant_rate", "inconsistency_rate", "negative_sentiment_rate"], sort="total_calls", width=12)],
+        [categorical_bar("Mean evaluation score by evaluation and model", EVALUATIONS, "name", ["mean_score"],
+                         ["model"], stack=False),
+         timeseries("Mean evaluation score by evaluation", EVALUATIONS, ["mean_score"], ["name"], grain="PT1H")],
+        [categorical_bar("Calls per session by app", SESSIONS, "app", ["calls_per_session"], fmt=",.2f"),
+         categorical_bar("Session abandonment rate by app", SESSIONS, "app", ["abandonment_rate"], fmt=".1%")],
+    ], ["model", "app", "prompt_version", "team", "provider"]),
 ]
 
 

@@ -38,7 +38,8 @@ def test_charts_use_what_their_datasets_define() -> None:
         for key in ("groupby", "all_columns"):
             assert set(params.get(key) or []) <= columns, (chart["slice_name"], key)
     dashboards = [d for name, d in files.items() if name.startswith("dashboards/")]
-    assert {d["dashboard_title"] for d in dashboards} == {"LLM Engineering", "LLM Spend", "LLM Alerts", "LLM Safety"}
+    assert {d["dashboard_title"] for d in dashboards} == {"LLM Engineering", "LLM Spend", "LLM Alerts", "LLM Safety",
+                                                         "LLM Quality & UX"}  # fmt: skip
     for dash in dashboards:
         nodes = [v for v in dash["position"].values() if isinstance(v, dict)]
         in_layout = {v["meta"]["uuid"] for v in nodes if v.get("type") == "CHART"}
