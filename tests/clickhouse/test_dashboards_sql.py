@@ -237,3 +237,30 @@ def test_safety_counts_and_flagged_calls(filled: tuple[Store, int]) -> None:
     texts = {"prompt", "response", "comment", "explanation", "user_id", "attributes"}
     assert not texts & set(make_bundle.FLAGGED.columns)  # no text or identity column on a dashboard
     assert not any("idiot" in str(v) or "reply" in str(v) for r in latest for v in r.values())
+
+
+def readme_queries() -> list[str]:
+    """The statements of the README's "The dashboards' SQL" (those with Grafana's macros left out)."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### The dashboards' SQL", 1)[1].split("\n## ", 1)[0]
+    sql = section.split("```sql\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return [q.strip() for q in "\n".join(lines).split(";") if q.strip() and "$__" not in q]
+
+
+def test_the_readme_queries_run(filled: tuple[Store, int]) -> None:
+    store, _ = filled
+    queries = readme_queries()
+    assert len(queries) >= 19
+    results = {}
+    for q in queries:
+        try:
+            results[q] = store.query(q).dicts()
+        except Exception as exc:
+            raise AssertionError(f"{exc}\n{q}") from exc
+    quality = next(r for q, r in results.items() if "AS refusal_rate" in q)
+    assert {r["model"]: r["refusal_rate"] for r in quality} == {"gpt-4o": 0.05, "claude": 0.0}
+    sessions = next(r for q, r in results.items() if "FROM llm_sessions_v" in q)
+    assert {r["app"]: (r["sessions"], r["abandonment_rate"]) for r in sessions} == {"chat": (2, 0.5), "search": (1, 0)}
+    flagged = next(r for q, r in results.items() if "AS flagged" in q)
+    assert [r["event_id"] for r in flagged] == ["e-both", "e-inj", "e-tox"]
