@@ -11,10 +11,9 @@ import openai
 import pytest
 
 from llmpulse.producers import Monitor, call_labels, instrument_anthropic, instrument_openai
-from llmpulse.producers.instrument import instrument_litellm
 from llmpulse.producers.otlp import Receiver
 from tests.producers.provider_fakes import USAGE_CHAT, USAGE_STREAM, ProviderServer
-from tests.producers.test_litellm import litellm, no_callbacks
+from tests.producers.test_litellm import instrument_litellm, litellm, no_callbacks
 from tests.producers.test_otlp import GENAI, otlp_json
 from tests.stream_jobs.pipeline_helpers import private_settings, start_stack
 
@@ -42,8 +41,12 @@ def test_instrumented_calls_are_stored_with_model_tokens_ttft_cost_and_labels(
             no_callbacks(monkeypatch)
             instrument_litellm(monitor, app="gateway")
             litellm.completion(model="openai/gpt-4o", messages=MESSAGES, api_base=f"{server.url}/v1", api_key="sk")
+            stream = litellm.completion(  # not asked for usage: counted by llmpulse, flagged as estimated
+                model="openai/gpt-4o-mini", messages=MESSAGES, api_base=f"{server.url}/v1", api_key="sk", stream=True
+            )
+            list(stream)
         for _ in range(500):  # LiteLLM runs the sync success callbacks in a thread pool
-            if monitor.stats()["recorded"] == 4:
+            if monitor.stats()["recorded"] == 5:
                 break
             time.sleep(0.01)
         status, _, _ = Receiver(monitor).export(otlp_json(GENAI), "application/json")
@@ -52,16 +55,18 @@ def test_instrumented_calls_are_stored_with_model_tokens_ttft_cost_and_labels(
         monitor.close()
         stack.wait_caught_up(timeout_s=180)
         rows = stack.reader().query(
-            "SELECT provider, model, input_tokens, output_tokens, cache_read_tokens, ttft_ms IS NOT NULL, "
-            "cost_usd > 0, app, team, user_id, attributes['feature'] FROM llm_calls ORDER BY model, app"
+            "SELECT provider, model, input_tokens, output_tokens, cache_read_tokens, ttft_ms IS NOT NULL, cost_usd>0, "
+            "app, team, user_id, attributes['feature'], tokens_estimated FROM llm_calls ORDER BY model, app"
         ).rows
-    assert [tuple(row) for row in rows] == [
+    assert [tuple(row[:-1]) for row in rows] == [
         ("anthropic", "claude-sonnet-4-6", 2140, 27, 2000, 1, 1, "support", "core", "u-42", "answer"),
         ("openai", "gpt-4o", USAGE_CHAT["prompt_tokens"], USAGE_CHAT["completion_tokens"], 1024, 0, 1,
          "gateway", "core", "u-42", "answer"),  # via LiteLLM
         ("openai", "gpt-4o", 1200, 80, 1024, 1, 1, "rag-api", "payments", "u-1", "refund-bot"),  # via OTLP
         ("openai", "gpt-4o", USAGE_CHAT["prompt_tokens"], USAGE_CHAT["completion_tokens"], 1024, 0, 1,
          "search", "core", "u-42", "answer"),
+        ("openai", "gpt-4o-mini", 9, 2, 0, 1, 1, "gateway", "core", "u-42", "answer"),  # via LiteLLM, counted
         ("openai", "gpt-4o-mini", USAGE_STREAM["prompt_tokens"], USAGE_STREAM["completion_tokens"], 0, 1, 1,
          "search", "core", "u-42", "answer"),
     ]  # fmt: skip
+    assert [bool(row[-1]) for row in rows] == [False, False, False, False, True, False]

@@ -97,10 +97,12 @@ def test_stream_ttft_and_provider_usage(server: ProviderServer, monitor: Waiting
 
 def test_a_stream_not_asked_for_usage_is_counted_by_llmpulse(server: ProviderServer, monitor: Waiting) -> None:
     # LiteLLM asks only OpenAI's own servers for stream usage and otherwise counts it itself; llmpulse counts it
-    text = "".join(c.choices[0].delta.content or "" for c in litellm.completion(
-        **openai_args(server, "gpt-4o-mini"), stream=True) if c.choices)  # fmt: skip
+    with call_labels(user_id="u-5"):  # LiteLLM logs a sync stream from another thread: labels from the start
+        text = "".join(c.choices[0].delta.content or "" for c in litellm.completion(
+            **openai_args(server, "gpt-4o-mini"), stream=True) if c.choices)  # fmt: skip
     assert "stream_options" not in server.requests[-1]["body"]
     (event,) = monitor.wait(1)
+    assert event["user_id"] == "u-5"
     assert event["tokens_estimated"] is True and text == "".join(WORDS)
     assert (event["input_tokens"], event["output_tokens"]) == count_call(MESSAGES, text, "gpt-4o-mini") == (9, 2)
 

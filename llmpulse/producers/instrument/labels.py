@@ -32,9 +32,17 @@ def call_labels(**labels: Any) -> Iterator[None]:
         _current.reset(token)
 
 
-def label_fields(client_labels: Mapping[str, str], per_call: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The event fields for one call: client labels, then the active ``call_labels``, then per-call ones."""
-    merged = {**client_labels, **(_current.get() or {}), **label_strings(per_call or {})}
+def block_labels() -> Mapping[str, str]:
+    """The labels of the ``call_labels`` blocks active here."""
+    return _current.get() or {}
+
+
+def label_fields(
+    client_labels: Mapping[str, str], per_call: Mapping[str, Any] | None, block: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The event fields for one call: client labels, then the ``call_labels`` active here (or ``block``, taken
+    where the call started), then per-call ones."""
+    merged = {**client_labels, **(block_labels() if block is None else block), **label_strings(per_call or {})}
     fields: dict[str, Any] = {}
     attributes: dict[str, str] = {}
     for name, value in merged.items():

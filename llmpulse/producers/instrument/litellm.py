@@ -30,7 +30,7 @@ import litellm
 from litellm.integrations.custom_logger import CustomLogger
 
 from llmpulse.producers.instrument.core import LABELS_KEYWORD
-from llmpulse.producers.instrument.labels import label_fields, label_strings
+from llmpulse.producers.instrument.labels import block_labels, label_fields, label_strings
 from llmpulse.producers.track import extract_response
 from llmpulse.schemas.call import SCHEMA_VERSION, new_event_id
 from llmpulse.tokens import count_call
@@ -48,6 +48,7 @@ OPERATIONS = {
 }
 
 
+MAX_PENDING = 10_000  # calls whose start was seen and whose end is awaited, at most
 #: LiteLLM providers that speak OpenAI's streaming format (usage only when asked for)
 OPENAI_COMPATIBLE = frozenset(
     {"openai", "azure", "custom_openai", "openai_like", "hosted_vllm", "text-completion-openai"}
@@ -69,6 +70,16 @@ class LLMPulseLogger(CustomLogger):  # type: ignore[misc]
         self.labels = label_strings(labels)
         # LiteLLM keeps one logger per class and public str/int/bool attributes: this one tells ours apart
         self.llmpulse_key = f"{id(monitor):x} {sorted(self.labels.items())}"
+        self._blocks: dict[str, Mapping[str, str]] = {}  # call id -> the call_labels where it started
+
+    def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
+        """Runs where the call is made: note its ``call_labels`` (LiteLLM may log a stream from another thread)."""
+        with contextlib.suppress(Exception):
+            call_id = kwargs.get("litellm_call_id")
+            if isinstance(call_id, str):
+                self._blocks[call_id] = block_labels()
+                while len(self._blocks) > MAX_PENDING:  # calls that never ended
+                    self._blocks.pop(next(iter(self._blocks)))
 
     def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
         self._record(kwargs, response_obj, start_time, end_time, failed=False)
@@ -84,7 +95,8 @@ class LLMPulseLogger(CustomLogger):  # type: ignore[misc]
 
     def _record(self, kwargs: Any, response: Any, start: Any, end: Any, *, failed: bool) -> None:
         try:
-            event = call_event(kwargs, response, start, end, failed=failed, labels=self.labels)
+            block = self._blocks.pop(kwargs.get("litellm_call_id"), None)
+            event = call_event(kwargs, response, start, end, failed=failed, labels=self.labels, block=block)
         except Exception:
             log.debug("a LiteLLM call could not be read", exc_info=True)
             return
@@ -175,9 +187,16 @@ def _response_model(kwargs: Mapping[str, Any], response: Any) -> str | None:
 
 
 def call_event(
-    kwargs: Mapping[str, Any], response: Any, start: Any, end: Any, *, failed: bool, labels: Mapping[str, str]
+    kwargs: Mapping[str, Any],
+    response: Any,
+    start: Any,
+    end: Any,
+    *,
+    failed: bool,
+    labels: Mapping[str, str],
+    block: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The wire event for one LiteLLM callback."""
+    """The wire event for one LiteLLM callback; ``block``: the ``call_labels`` where the call started."""
     payload = _mapping(kwargs.get("standard_logging_object"))
     began = _seconds(payload.get("startTime")) or _seconds(start)
     ended = _seconds(payload.get("endTime")) or _seconds(end)
@@ -193,9 +212,8 @@ def call_event(
         "operation": _operation(payload.get("call_type") or kwargs.get("call_type")),
     }
     per_call = _mapping(_mapping(kwargs.get("litellm_params")).get("metadata")).get(LABELS_KEYWORD)
-    event.update(
-        label_fields({**labels, **_identity(kwargs, payload)}, per_call if isinstance(per_call, Mapping) else None)
-    )
+    per_call = per_call if isinstance(per_call, Mapping) else None
+    event.update(label_fields({**labels, **_identity(kwargs, payload)}, per_call, block))
     if payload.get("stream") or kwargs.get("stream") is True:
         event["streaming"] = True
         first = _seconds(payload.get("completionStartTime")) or _seconds(kwargs.get("completion_start_time"))
