@@ -1,4 +1,9 @@
-"""``score()``: every quality signal of one call, as the columns they become."""
+"""``score()``: every quality signal of one call, as the columns they become.
+
+The signals come in two tiers that cost very different amounts: the rules read the text (``rule_signals``,
+tens of µs per call) and the models score it (``model_signals``, milliseconds per call), so the worker may judge
+more calls by the rules than by the models (``llmpulse.quality.columns``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,24 @@ from dataclasses import dataclass
 
 from llmpulse.quality.models import RELEVANCE_THRESHOLD, TOXICITY_THRESHOLD, is_negative, relevance, sentiment, toxicity
 from llmpulse.quality.text import is_empty_answer, is_prompt_injection, is_refusal, is_truncated
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSignals:
+    refusal: bool
+    empty_answer: bool
+    prompt_injection: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSignals:
+    toxicity_prompt: float
+    toxicity_response: float
+    toxic: bool
+    sentiment: float
+    negative_sentiment: bool
+    relevance: float
+    irrelevant: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,23 +53,49 @@ def score(prompt: str, response: str, finish_reason: str | None = None) -> Signa
 
 def score_batch(prompts: list[str], responses: list[str], finish_reasons: list[str | None]) -> list[Signals]:
     """All signals of many calls; relevance is judged only for an answer that is neither empty nor a refusal."""
-    toxic = toxicity([text or "" for pair in zip(prompts, responses, strict=True) for text in pair])
+    rules = [rule_signals(prompt, response) for prompt, response in zip(prompts, responses, strict=True)]
+    models = model_signals(prompts, responses, rules)
     return [
-        _one(prompt, response, finish, toxic[2 * i], toxic[2 * i + 1])
-        for i, (prompt, response, finish) in enumerate(zip(prompts, responses, finish_reasons, strict=True))
+        Signals(
+            truncated=is_truncated(finish),
+            refusal=rule.refusal,
+            empty_answer=rule.empty_answer,
+            prompt_injection=rule.prompt_injection,
+            toxicity_prompt=model.toxicity_prompt,
+            toxicity_response=model.toxicity_response,
+            toxic=model.toxic,
+            sentiment=model.sentiment,
+            negative_sentiment=model.negative_sentiment,
+            relevance=model.relevance,
+            irrelevant=model.irrelevant,
+        )
+        for finish, rule, model in zip(finish_reasons, rules, models, strict=True)
     ]
 
 
-def _one(prompt: str, response: str, finish_reason: str | None, tox_prompt: float, tox_response: float) -> Signals:
-    mood = sentiment(prompt) if prompt else 0.0
-    refusal = bool(response) and is_refusal(response)
-    empty = is_empty_answer(response, prompt)
-    related = relevance(prompt, response) if prompt and not (refusal or empty) else 1.0
-    return Signals(
-        truncated=is_truncated(finish_reason),
-        refusal=refusal,
-        empty_answer=empty,
+def rule_signals(prompt: str, response: str) -> RuleSignals:
+    """The signals the rules read from the text (``llmpulse.quality.text``)."""
+    return RuleSignals(
+        refusal=bool(response) and is_refusal(response),
+        empty_answer=is_empty_answer(response, prompt),
         prompt_injection=bool(prompt) and is_prompt_injection(prompt),
+    )
+
+
+def model_signals(prompts: list[str], responses: list[str], rules: list[RuleSignals]) -> list[ModelSignals]:
+    """The signals the models give, for calls whose ``rule_signals`` are known (relevance is 1.0, not judged,
+    for an empty answer or a refusal); the toxicity model runs once for all the texts."""
+    toxic = toxicity([text or "" for pair in zip(prompts, responses, strict=True) for text in pair])
+    return [
+        _models(prompt, response, rule, toxic[2 * i], toxic[2 * i + 1])
+        for i, (prompt, response, rule) in enumerate(zip(prompts, responses, rules, strict=True))
+    ]
+
+
+def _models(prompt: str, response: str, rule: RuleSignals, tox_prompt: float, tox_response: float) -> ModelSignals:
+    mood = sentiment(prompt) if prompt else 0.0
+    related = relevance(prompt, response) if prompt and not (rule.refusal or rule.empty_answer) else 1.0
+    return ModelSignals(
         toxicity_prompt=tox_prompt,
         toxicity_response=tox_response,
         toxic=max(tox_prompt, tox_response) >= TOXICITY_THRESHOLD,
