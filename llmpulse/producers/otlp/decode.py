@@ -1,5 +1,5 @@
 """OTLP/HTTP trace export requests, protobuf or JSON, into ``Span`` objects (the HTTP server has already
-undone any ``Content-Encoding``).
+undone any ``Content-Encoding``); the attribute readers are shared with the logs' decoding (``logs``).
 
 OTLP/JSON follows the protobuf JSON mapping with OTLP's two exceptions: trace and span ids are hex strings,
 and enum values are integers (names are accepted too). 64-bit integers may come as strings.
@@ -16,13 +16,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from llmpulse.producers.otlp.spans import Span
+from llmpulse.producers.otlp.spans import Span, SpanEvent
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # after decompression (the server enforces it)
 
 
 class PayloadError(ValueError):
-    """The request body is not a valid OTLP trace export."""
+    """The request body is not a valid OTLP export."""
 
 
 # -- protobuf ---------------------------------------------------------------------------------------
@@ -35,13 +35,13 @@ def _any_value(value: AnyValue) -> Any:
     if kind == "array_value":
         return [_any_value(item) for item in value.array_value.values]
     if kind == "kvlist_value":
-        return _kv(value.kvlist_value.values)
+        return kv(value.kvlist_value.values)
     if kind == "bytes_value":
         return value.bytes_value.hex()
     return getattr(value, kind)
 
 
-def _kv(values: Any) -> dict[str, Any]:
+def kv(values: Any) -> dict[str, Any]:
     return {kv.key: _any_value(kv.value) for kv in values if isinstance(kv, KeyValue)}
 
 
@@ -53,7 +53,7 @@ def from_protobuf(body: bytes) -> list[Span]:
         raise PayloadError(f"not an ExportTraceServiceRequest: {exc}") from exc
     spans: list[Span] = []
     for resource_spans in request.resource_spans:
-        resource = _kv(resource_spans.resource.attributes)
+        resource = kv(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 spans.append(
@@ -63,11 +63,15 @@ def from_protobuf(body: bytes) -> list[Span]:
                         name=span.name,
                         start_ns=span.start_time_unix_nano,
                         end_ns=span.end_time_unix_nano,
-                        attributes=_kv(span.attributes),
+                        attributes=kv(span.attributes),
                         resource=resource,
                         error=span.status.code == Status.STATUS_CODE_ERROR,
                         status_message=span.status.message,
-                        events=[(event.name, _kv(event.attributes)) for event in span.events],
+                        events=[
+                            SpanEvent(event.name, kv(event.attributes), event.time_unix_nano) for event in span.events
+                        ],
+                        parent_span_id=span.parent_span_id.hex(),
+                        scope=scope_spans.scope.name,
                     )
                 )
     return spans
@@ -89,17 +93,17 @@ def _json_value(value: Any) -> Any:
     if kind == "arrayValue":
         return [_json_value(item) for item in (inner or {}).get("values", [])]
     if kind == "kvlistValue":
-        return _json_kv((inner or {}).get("values", []))
+        return json_kv((inner or {}).get("values", []))
     return inner  # stringValue, boolValue, bytesValue (base64 text)
 
 
-def _json_kv(values: Any) -> dict[str, Any]:
+def json_kv(values: Any) -> dict[str, Any]:
     if not isinstance(values, list):
         raise PayloadError("attributes must be a list of {key, value}")
     return {str(kv["key"]): _json_value(kv.get("value")) for kv in values if isinstance(kv, Mapping) and "key" in kv}
 
 
-def _items(parent: Mapping[str, Any], key: str) -> Iterator[Mapping[str, Any]]:
+def items(parent: Mapping[str, Any], key: str) -> Iterator[Mapping[str, Any]]:
     items = parent.get(key, [])
     if not isinstance(items, list):
         raise PayloadError(f"{key} must be a list")
@@ -118,10 +122,11 @@ def from_json(body: bytes) -> list[Span]:
         raise PayloadError("an ExportTraceServiceRequest is a JSON object")
     spans: list[Span] = []
     try:
-        for resource_spans in _items(request, "resourceSpans"):
-            resource = _json_kv((resource_spans.get("resource") or {}).get("attributes", []))
-            for scope_spans in _items(resource_spans, "scopeSpans"):
-                for span in _items(scope_spans, "spans"):
+        for resource_spans in items(request, "resourceSpans"):
+            resource = json_kv((resource_spans.get("resource") or {}).get("attributes", []))
+            for scope_spans in items(resource_spans, "scopeSpans"):
+                scope = str((scope_spans.get("scope") or {}).get("name", ""))
+                for span in items(scope_spans, "spans"):
                     status = span.get("status") or {}
                     spans.append(
                         Span(
@@ -130,14 +135,20 @@ def from_json(body: bytes) -> list[Span]:
                             name=str(span.get("name", "")),
                             start_ns=int(span.get("startTimeUnixNano", 0)),
                             end_ns=int(span.get("endTimeUnixNano", 0)),
-                            attributes=_json_kv(span.get("attributes", [])),
+                            attributes=json_kv(span.get("attributes", [])),
                             resource=resource,
                             error=status.get("code") in _ERROR_CODES,
                             status_message=str(status.get("message", "")),
                             events=[
-                                (str(event.get("name", "")), _json_kv(event.get("attributes", [])))
-                                for event in _items(span, "events")
+                                SpanEvent(
+                                    str(event.get("name", "")),
+                                    json_kv(event.get("attributes", [])),
+                                    int(event.get("timeUnixNano", 0)),
+                                )
+                                for event in items(span, "events")
                             ],
+                            parent_span_id=str(span.get("parentSpanId", "")).lower(),
+                            scope=scope,
                         )
                     )
     except (TypeError, ValueError, AttributeError) as exc:

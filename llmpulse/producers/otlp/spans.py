@@ -15,11 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from llmpulse.schemas.call import SCHEMA_VERSION
+
+
+class SpanEvent(NamedTuple):
+    name: str
+    attributes: dict[str, Any]
+    time_ns: int = 0
 
 
 @dataclass(slots=True)
@@ -35,7 +41,9 @@ class Span:
     resource: dict[str, Any] = field(default_factory=dict)
     error: bool = False
     status_message: str = ""
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: list[SpanEvent] = field(default_factory=list)
+    parent_span_id: str = ""  # hex; "" for a root span
+    scope: str = ""  # the instrumentation scope's name
 
 
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
@@ -83,6 +91,16 @@ def _invocation_model(attrs: Mapping[str, Any]) -> str | None:
     return model if isinstance(model, str) and model else None
 
 
+def call_id(trace_id: str, span_id: str) -> str:
+    """The event id of the call event made from the span with these (hex) ids."""
+    return f"otel-{trace_id}-{span_id}"
+
+
+def app_of(attributes: Mapping[str, Any], resource: Mapping[str, Any]) -> str:
+    """``llmpulse.app``, else the resource's ``service.name``."""
+    return str(_first(attributes, ("llmpulse.app",)) or resource.get("service.name") or "")
+
+
 def is_genai(span: Span) -> bool:
     """A span is an LLM call when it names a model under GenAI, OpenLLMetry or OpenInference names."""
     return _first(span.attributes, REQUEST_MODEL) is not None
@@ -93,7 +111,7 @@ def to_event(span: Span) -> dict[str, Any]:
     attrs = span.attributes
     event: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "event_id": f"otel-{span.trace_id}-{span.span_id}",
+        "event_id": call_id(span.trace_id, span.span_id),
         "ts_ms": span.start_ns // 1_000_000,
         "latency_ms": max(span.end_ns - span.start_ns, 0) / 1_000_000,
         "provider": str(_first(attrs, PROVIDER) or "unknown"),
@@ -101,7 +119,7 @@ def to_event(span: Span) -> dict[str, Any]:
             attrs.get("gen_ai.request.model") or _invocation_model(attrs) or _first(attrs, REQUEST_MODEL)
         ),
         "operation": str(attrs.get("gen_ai.operation.name") or "chat"),
-        "app": str(_first(attrs, ("llmpulse.app",)) or span.resource.get("service.name") or ""),
+        "app": app_of(attrs, span.resource),
     }
     response_model = _first(attrs, ("gen_ai.response.model", "llm.model_name"))
     if response_model:
@@ -148,7 +166,7 @@ def to_event(span: Span) -> dict[str, Any]:
 
 
 def _exception_type(span: Span) -> Any:
-    for name, attributes in span.events:
-        if name == "exception":
-            return attributes.get("exception.type") or "exception"
+    for event in span.events:
+        if event.name == "exception":
+            return event.attributes.get("exception.type") or "exception"
     return None
