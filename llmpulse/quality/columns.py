@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from llmpulse.quality.repeats import DISAGREEMENT_THRESHOLD, AnswerMemory
-from llmpulse.quality.signals import RuleSignals, model_signals, rule_signals
+from llmpulse.quality.signals import RuleSignals, model_signals, rule_signals_batch
 from llmpulse.quality.text import TRUNCATED_REASONS
 
 QUALITY_COLUMNS: dict[str, pa.DataType] = {
@@ -197,7 +197,7 @@ class QualityScorer:
         prompt_texts = pc.utf8_slice_codeunits(prompts.take(take).cast(pa.string()), -SCORED_CHARS).to_pylist()
         response_texts = pc.utf8_slice_codeunits(responses.take(take).cast(pa.string()), 0, SCORED_CHARS).to_pylist()
         prompt_texts = [p or "" for p in prompt_texts]
-        rules = [rule_signals(p, r or "") for p, r in zip(prompt_texts, response_texts, strict=True)]
+        rules = rule_signals_batch(prompt_texts, [r or "" for r in response_texts])
         flags["refusal"][rows] = [s.refusal for s in rules]
         flags["empty_answer"][rows] = np.array([s.empty_answer for s in rules], dtype=bool) & has_response[rows]
         flags["prompt_injection"][rows] = [s.prompt_injection for s in rules]

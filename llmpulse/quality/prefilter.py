@@ -4,7 +4,9 @@
 two dozen injection phrases that is about 2 ms per KB. An ``Alternation`` answers the same question (a match
 or not) by trying each pattern on its own, and only when one of the literal strings any match of that pattern
 must contain (read from the pattern's parse tree, ``required``) occurs in the text, case folded (``fold``).
-Most texts hold none of them, and a substring test costs well under a µs per KB.
+Most texts hold none of them, and a substring test costs well under a µs per KB. ``search_many`` first finds
+the texts of a batch that hold any literal of any pattern at all, in one pass of Arrow's RE2 over them (a few
+µs per KB whatever the number of literals), and tries the patterns on those alone.
 
 The answer is exactly the combined expression's: a text matches ``A|B`` somewhere iff it matches ``A`` or
 ``B`` somewhere, and a match of a pattern contains one of its literals up to the regular expression engine's
@@ -15,11 +17,15 @@ checks every Unicode character against every literal character).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import product
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 #: characters that ``re.IGNORECASE`` matches to an ASCII letter but ``str.lower`` does not map onto it (the
 #: dotted and dotless i, the long s; the Kelvin sign lowercases to k), as that letter
@@ -173,6 +179,8 @@ class Alternation:
                 self._always.append(compiled)
             else:
                 self._checks.append((tuple(sorted(literals)), compiled))
+        every = sorted({literal for literals, _ in self._checks for literal in literals})
+        self._any_literal = "|".join(map(_re2_escape, every)) if every else None
 
     @property
     def literals(self) -> list[tuple[str, ...] | None]:
@@ -183,8 +191,40 @@ class Alternation:
     def search(self, text: str) -> bool:
         if any(compiled.search(text) for compiled in self._always):
             return True
-        folded = fold(text)
+        return self._tried(text, fold(text))
+
+    def search_many(self, texts: Sequence[str]) -> list[bool]:
+        """``search`` of each text (valid Unicode: no lone surrogates), the texts holding no literal at all
+        found in one vectorised pass."""
+        if not texts:
+            return []
+        found = [False] * len(texts)
+        folded = [fold(text) for text in texts]
+        for i in np.flatnonzero(self.holding(folded)).tolist():
+            found[i] = self._tried(texts[i], folded[i])
+        for i, text in enumerate(texts):
+            if self._always and not found[i]:
+                found[i] = any(compiled.search(text) for compiled in self._always)
+        return found
+
+    def holding(self, folded: Sequence[str]) -> np.ndarray:
+        """Which folded texts hold any of the literals (bool each), in one pass of RE2 over them."""
+        if self._any_literal is None:
+            return np.zeros(len(folded), dtype=bool)
+        held = pc.match_substring_regex(pa.array(folded, pa.string()), self._any_literal)
+        return np.asarray(held.to_numpy(zero_copy_only=False), dtype=bool)
+
+    def _tried(self, text: str, folded: str) -> bool:
         return any(
             any(literal in folded for literal in literals) and compiled.search(text)
             for literals, compiled in self._checks
         )
+
+
+def _re2_escape(literal: str) -> str:
+    """A literal string as an RE2 pattern that matches it alone (case-sensitively)."""
+    return "".join(
+        char if char.isalnum() or char == " " else f"\\{char}" if char.isascii() and char.isprintable()
+        else f"\\x{{{ord(char):x}}}"
+        for char in literal
+    )  # fmt: skip

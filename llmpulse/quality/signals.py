@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmpulse.quality.models import RELEVANCE_THRESHOLD, TOXICITY_THRESHOLD, is_negative, relevance, sentiment, toxicity
-from llmpulse.quality.text import is_empty_answer, is_prompt_injection, is_refusal, is_truncated
+from llmpulse.quality.text import (
+    is_empty_answer,
+    is_prompt_injection,
+    is_refusal,
+    is_truncated,
+    prompt_injections,
+    refusals,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +60,7 @@ def score(prompt: str, response: str, finish_reason: str | None = None) -> Signa
 
 def score_batch(prompts: list[str], responses: list[str], finish_reasons: list[str | None]) -> list[Signals]:
     """All signals of many calls; relevance is judged only for an answer that is neither empty nor a refusal."""
-    rules = [rule_signals(prompt, response) for prompt, response in zip(prompts, responses, strict=True)]
+    rules = rule_signals_batch(prompts, responses)
     models = model_signals(prompts, responses, rules)
     return [
         Signals(
@@ -75,10 +82,20 @@ def score_batch(prompts: list[str], responses: list[str], finish_reasons: list[s
 
 def rule_signals(prompt: str, response: str) -> RuleSignals:
     """The signals the rules read from the text (``llmpulse.quality.text``)."""
+    return _rules(prompt, response, is_refusal(response), is_prompt_injection(prompt))
+
+
+def rule_signals_batch(prompts: list[str], responses: list[str]) -> list[RuleSignals]:
+    """``rule_signals`` of many calls, cheaper per call (the phrase rules look at all the texts at once)."""
+    refused, injected = refusals(responses), prompt_injections(prompts)
+    return [_rules(p, r, refused[i], injected[i]) for i, (p, r) in enumerate(zip(prompts, responses, strict=True))]
+
+
+def _rules(prompt: str, response: str, refused: bool, injected: bool) -> RuleSignals:
     return RuleSignals(
-        refusal=bool(response) and is_refusal(response),
+        refusal=bool(response) and refused,
         empty_answer=is_empty_answer(response, prompt),
-        prompt_injection=bool(prompt) and is_prompt_injection(prompt),
+        prompt_injection=bool(prompt) and injected,
     )
 
 

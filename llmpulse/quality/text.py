@@ -11,6 +11,7 @@ contain a word like "sorry" or "ignore".
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from llmpulse.quality.prefilter import Alternation
 
@@ -113,7 +114,16 @@ def plain(text: str) -> str:
 
 def is_refusal(response: str) -> bool:
     """The answer declines the request (any of five languages); quoted speech does not count."""
-    return _REFUSAL.search(_QUOTED.sub(" ", plain(response[:_REFUSAL_WINDOW])))
+    return _REFUSAL.search(_refusal_text(response))
+
+
+def refusals(responses: Sequence[str]) -> list[bool]:
+    """``is_refusal`` of each answer, cheaper per answer for many."""
+    return _REFUSAL.search_many([_refusal_text(response) for response in responses])
+
+
+def _refusal_text(response: str) -> str:
+    return _QUOTED.sub(" ", plain(response[:_REFUSAL_WINDOW]))
 
 
 def is_empty_answer(response: str, prompt: str = "") -> bool:
@@ -129,6 +139,16 @@ def is_prompt_injection(prompt: str) -> bool:
     """The prompt tries to override the model's instructions or make it reveal them."""
     text = plain(prompt)
     return _INJECTION.search(text) and not _ABOUT_INJECTION.search(text)
+
+
+def prompt_injections(prompts: Sequence[str]) -> list[bool]:
+    """``is_prompt_injection`` of each prompt, cheaper per prompt for many."""
+    texts = [plain(prompt) for prompt in prompts]
+    found = _INJECTION.search_many(texts)
+    at = [i for i, hit in enumerate(found) if hit]
+    for i, about in zip(at, _ABOUT_INJECTION.search_many([texts[i] for i in at]), strict=True):
+        found[i] = not about
+    return found
 
 
 def is_truncated(finish_reason: str | None) -> bool:

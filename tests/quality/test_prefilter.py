@@ -184,6 +184,15 @@ def test_required_strings_of_small_patterns() -> None:
     assert req(r"x|yz") == {"x", "yz"}  # every alternative needs one (too short to be worth it: tested above)
 
 
+def test_the_batch_pass_finds_every_literal() -> None:
+    for name in ALTERNATIONS:
+        alternation: Alternation = getattr(text, name)
+        every = sorted({literal for literals in alternation.literals if literals for literal in literals})
+        padded = [f"x{literal}x" for literal in every] + [f"{literal}" for literal in every]
+        assert alternation.holding(padded).all(), name
+        assert not alternation.holding(["", "x" * 50, "\x00"]).any()
+
+
 def test_case_folding_matches_the_regex_engine_on_every_character() -> None:
     """A character the engine matches, case-insensitively, to a literal character of a rule folds to that
     character lowercased: so a text that matches holds the literal strings the prefilter looks for."""
@@ -228,8 +237,24 @@ def test_the_rules_answer_as_the_original_expressions(source: str) -> None:
             assert getattr(text, name).search(plain_t) == bool(original.search(plain_t)), (name, t)
         hits["refusal"] += text.is_refusal(t)
         hits["injection"] += text.is_prompt_injection(t)
+    assert_batches_agree(texts)
     if source == "corpus":  # the comparison saw both answers
         assert hits["refusal"] > 50 and hits["injection"] > 50, hits
+
+
+def assert_batches_agree(texts: list[str]) -> None:
+    """The batch forms (a vectorised first pass over all the texts) answer as the reference too, and that pass
+    finds exactly the texts that hold a literal."""
+    for name in ALTERNATIONS:
+        alternation: Alternation = getattr(text, name)
+        every = {literal for literals in alternation.literals if literals for literal in literals}
+        folded = [fold(reference_plain(t)) for t in texts]
+        assert alternation.holding(folded).tolist() == [any(lit in f for lit in every) for f in folded], name
+    assert text.refusals(texts) == [reference_is_refusal(t) for t in texts]
+    assert text.prompt_injections(texts) == [reference_is_prompt_injection(t) for t in texts]
+    plain_texts = [reference_plain(t) for t in texts]
+    for name, original in ALTERNATIONS.items():
+        assert getattr(text, name).search_many(plain_texts) == [bool(original.search(t)) for t in plain_texts], name
 
 
 @st.composite
@@ -257,11 +282,13 @@ MUTANT_BASES = corpus_texts()[::3] + traffic_texts()[:40]
 MUTANT_FRAGMENTS = fragments()
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mutants())
-def test_mutants_are_judged_as_by_the_original_expressions(t: str) -> None:
-    assert text.is_refusal(t) == reference_is_refusal(t)
-    assert text.is_prompt_injection(t) == reference_is_prompt_injection(t)
-    plain_t = reference_plain(t)
-    for name, original in ALTERNATIONS.items():
-        assert getattr(text, name).search(plain_t) == bool(original.search(plain_t)), name
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(mutants(), min_size=1, max_size=6))
+def test_mutants_are_judged_as_by_the_original_expressions(texts: list[str]) -> None:
+    for t in texts:
+        assert text.is_refusal(t) == reference_is_refusal(t)
+        assert text.is_prompt_injection(t) == reference_is_prompt_injection(t)
+        plain_t = reference_plain(t)
+        for name, original in ALTERNATIONS.items():
+            assert getattr(text, name).search(plain_t) == bool(original.search(plain_t)), name
+    assert_batches_agree(texts)
