@@ -26,7 +26,7 @@ from pydantic import (
 
 from llmpulse.alerting.exceptions import AlertConfigError
 from llmpulse.alerting.lifecycle import LifecyclePolicy
-from llmpulse.alerting.metrics import METRICS, SeriesSpec
+from llmpulse.alerting.metrics import METRICS, RATE_METRICS, SeriesSpec
 from llmpulse.alerting.routing_config import RoutingConfig
 from llmpulse.schemas.alert import AlertEvent, Severity
 from llmpulse.tomlfile import TomlFileError, parse_toml, read_toml
@@ -126,7 +126,6 @@ def _by_model() -> list[list[Dimension]]:
 
 
 COUNT_DETECTORS = ("rate", "level")
-RATE_METRICS = ("error_rate",)
 
 
 class AnomalyRule(_Strict):
@@ -150,9 +149,11 @@ class AnomalyRule(_Strict):
     @model_validator(mode="after")
     def _check_kind(self) -> AnomalyRule:
         if self.detector == "rate" and any(m not in RATE_METRICS for m in self.metrics):
-            raise ValueError(f"detector 'rate' tests error counts: metrics must be among {list(RATE_METRICS)}")
-        if self.detector == "level" and "error_rate" in self.metrics:
-            raise ValueError("error_rate: use detector 'rate' (it counts errors and calls)")
+            raise ValueError(f"detector 'rate' tests a count out of its trials: metrics must be among "
+                             f"{list(RATE_METRICS)}")  # fmt: skip
+        rates = [m for m in self.metrics if m in RATE_METRICS]
+        if self.detector == "level" and rates:
+            raise ValueError(f"{rates[0]}: use detector 'rate' (it counts {rates[0]}'s events and trials)")
         if self.min_ratio is not None and self.detector not in COUNT_DETECTORS:
             raise ValueError("min_ratio applies to the 'rate' and 'level' detectors")
         return self
@@ -195,7 +196,11 @@ def _default_anomaly_rules() -> list[AnomalyRule]:
       for some models and slow for others: no absolute threshold), at 1.6x the level or more, judged given
       the window's output tokens per call;
     - spend per team relative to all traffic in the window (a burst of ordinary traffic is not a spend
-      anomaly, a team spending twice its usual share of it is).
+      anomaly, a team spending twice its usual share of it is);
+    - answer quality, count-aware like the error rate (each a count out of its trials, against the series'
+      own rate): refusals per judged answer per app, thumbs down per thumbs given per app and per model
+      (dissatisfaction), toxic prompts or answers per model-judged call per app, and answers with PII per
+      call per app (PII appearing in responses; found only with text capture on).
     """
     return [
         AnomalyRule(
@@ -220,6 +225,23 @@ def _default_anomaly_rules() -> list[AnomalyRule]:
             group_by=[["team"]],
             direction="up",
             min_ratio=2.0,
+        ),
+        AnomalyRule(name="refusal-rate", detector="rate", metrics=["refusal_rate"], group_by=[["app"]], direction="up"),
+        AnomalyRule(
+            name="dissatisfaction",
+            detector="rate",
+            metrics=["thumbs_down_share"],
+            group_by=[["app"], ["model"]],
+            direction="up",
+        ),
+        AnomalyRule(name="toxic-rate", detector="rate", metrics=["toxic_rate"], group_by=[["app"]], direction="up"),
+        AnomalyRule(
+            name="response-pii",
+            detector="rate",
+            metrics=["response_pii_rate"],
+            group_by=[["app"]],
+            direction="up",
+            severity="error",
         ),
     ]
 

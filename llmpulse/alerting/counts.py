@@ -5,8 +5,10 @@ from 1,200. A detector that sees only the value must either skip small windows (
 its band for every window. These tests weigh each window by its calls instead, so they work at the volumes
 LLM applications really have (tens of calls a minute per model) and get sharper as volume grows:
 
-- ``RateTest`` (``error_rate``): errors in a window are Binomial(calls, p0), p0 being the series' own
-  error rate learned from its history (pooled over calls, not averaged over windows). Real error rates
+- ``RateTest`` (``error_rate`` and the other rates of the catalogue: refusals per judged answer, thumbs down
+  per thumbs given, ...): errors in a window are Binomial(calls, p0), p0 being the series' own
+  error rate learned from its history (pooled over calls, not averaged over windows); for another rate read
+  its events for errors and its trials for calls. Real error rates
   vary more than a binomial (bursts of rate limits): the over-dispersion factor (mean squared Pearson
   residual of normal windows, at least 1) scales the counts down before the tail is taken.
 - ``LevelTest`` (latency percentiles, per-call means, and volumes such as spend relative to the traffic):
@@ -119,17 +121,27 @@ class _Base:
         return False
 
 
-class RateTest(_Base):
-    """Errors per window against the series' own error rate (see the module docstring)."""
+PRIOR_TRIALS = 100.0  # the rate test's prior: the metric's typical rate, worth this many trials
 
-    def __init__(self, settings: CountSettings | None = None, direction: Direction = "up") -> None:
+
+class RateTest(_Base):
+    """Events (errors, refusals, thumbs down, ...) per window against the series' own rate of them, out of
+    the window's trials (calls, judged answers, thumbs given); see the module docstring. Until the series
+    shows its own rate, ``typical_rate`` counts as ``PRIOR_TRIALS`` trials of history (for errors: half an
+    error in 100 calls)."""
+
+    def __init__(
+        self, settings: CountSettings | None = None, direction: Direction = "up", typical_rate: float = 0.005
+    ) -> None:
         super().__init__(settings, direction)
-        self.errors_sum = 0.0  # exponentially weighted errors and calls of normal windows
+        if not 0.0 < typical_rate < 1.0:
+            raise ValueError("typical_rate must be within (0, 1)")
+        self.errors_sum = 0.0  # exponentially weighted events and trials of normal windows
         self.calls_sum = 0.0
         self.dispersion = 1.0  # mean squared Pearson residual of normal windows (>= 1 when used)
         self._dispersion_sq = 3.0  # mean of its square (3 for a normal residual)
-        self._prior_errors = 0.5  # half an error in 100 calls until the series shows its own rate
-        self._prior_calls = 100.0
+        self._prior_errors = typical_rate * PRIOR_TRIALS
+        self._prior_calls = PRIOR_TRIALS
 
     def rate(self) -> float:
         return (self.errors_sum + self._prior_errors) / (self.calls_sum + self._prior_calls)

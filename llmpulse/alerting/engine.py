@@ -77,6 +77,9 @@ def needs(config: AlertConfig) -> Needs:
             if arule.detector == "level" and LENGTH_EXPLAINS.intersection(arule.metrics):
                 for spec in arule.specs():
                     series[spec].add("output_tokens_per_call")
+            if arule.detector == "rate":  # a rate is tested as a count out of its trials
+                for spec in arule.specs():
+                    series[spec].update(_trials(m) for m in arule.metrics)
     return Needs({s: frozenset(m) for s, m in series.items()}, spend_specs(config.budget))
 
 
@@ -85,6 +88,13 @@ def history_needs(config: AlertConfig, rules: list[AnomalyRule]) -> Needs:
     sub = config.model_copy(update={"threshold": [], "budget": [],
                                     "anomaly": config.anomaly.model_copy(update={"rule": rules})})  # fmt: skip
     return Needs(needs(sub).series, ())
+
+
+def _trials(metric: str) -> str:
+    trials = METRICS[metric].trials
+    if trials is None:
+        raise AlertingError(f"{metric} is not a rate (it names no trials)")
+    return trials
 
 
 def _uses_exposure(rule: AnomalyRule) -> bool:
@@ -236,9 +246,10 @@ class AlertEngine:
         self, rule: AnomalyRule, metric: str, values: Values, metrics: WindowMetrics
     ) -> tuple[float, float, float, float | None] | None:
         """(value fed to the test, calls it stands for, scale back to the metric's units, covariate);
-        None: no data, or too few calls for the metric (a percentile needs calls beyond it)."""
+        None: no data, or too few calls for the metric (a percentile needs calls beyond it). A rate stands
+        for its trials (refusals per judged answer: the answers judged)."""
         value = values.get(metric)
-        requests = values.get("requests") or 0.0
+        requests = values.get(_trials(metric) if rule.detector == "rate" else "requests") or 0.0
         if value is None or not math.isfinite(value) or requests < METRICS[metric].min_calls(TAIL_CALLS):
             return None
         if requests <= 0:
@@ -386,7 +397,7 @@ class AlertEngine:
         if slot is None:
             detector: SeriesDetector | CountTest
             if rule.detector == "rate":
-                detector = RateTest(self._count_settings(rule), rule.direction)
+                detector = RateTest(self._count_settings(rule), rule.direction, METRICS[metric].typical_rate)
             elif rule.detector == "level":
                 detector = LevelTest(self._count_settings(rule), rule.direction)
             else:

@@ -1,11 +1,15 @@
 """The metric catalogue: which metrics the alert rules can watch, over which dimensions, and how each
-value is computed from the sums and sketches of the one-minute rollups (``llm_call_rollups_1m``).
+value is computed from the sums and sketches of the one-minute rollup tables: ``llm_call_rollups_1m``
+(calls, errors, latency, tokens, cost) and ``llm_quality_rollups_1m`` (quality signals and feedback).
 
-Pure: nothing here reads the store. A metric's ``sql`` is its definition as an aggregate over rollup rows;
-``llmpulse.alerting.series`` turns a cut of the catalogue into queries and reads them. Rollup rows are
-partial: one window of one (provider, model, app, team) may have several rows, so every metric is an
-aggregate over the rows of a group. Percentiles at any grouping come from merging the DDSketches
-(``llmpulse_quantile(sumMap(latency_sketch), 0.95)``), never from averaging percentiles.
+Pure: nothing here reads the store. A metric's ``sql`` is its definition as an aggregate over the rows of
+its ``table``; ``llmpulse.alerting.series`` turns a cut of the catalogue into one query per table and reads
+them. Rollup rows are partial: one window of one (provider, model, app, team) may have several rows, so
+every metric is an aggregate over the rows of a group. Percentiles at any grouping come from merging the
+DDSketches (``llmpulse_quantile(sumMap(latency_sketch), 0.95)``), never from averaging percentiles.
+
+A *rate* names its ``trials``: the count metric it is a share of (errors per call, refusals per judged
+answer, thumbs down per thumbs given). Count-aware rules test the rate's count against those trials.
 """
 
 from __future__ import annotations
@@ -27,12 +31,21 @@ Dims = tuple[tuple[str, str], ...]  # sorted (dimension, value) pairs: one group
 Values = dict[str, float | None]  # metric -> value (None: no data, e.g. no TTFT in the window)
 
 
+CALL_ROLLUPS = "llm_call_rollups_1m"
+QUALITY_ROLLUPS = "llm_quality_rollups_1m"
+#: each rollup table's count of calls (the ``calls`` shown beside a value in an alert's query)
+TABLE_CALLS = {CALL_ROLLUPS: "sum(requests)", QUALITY_ROLLUPS: "sum(calls)"}
+
+
 @dataclass(frozen=True)
 class Metric:
     sql: str  # aggregate expression over rollup rows; {minutes} = window length in minutes
     additive: bool  # a volume summed over calls: a window without calls is 0, not "no data"
     help: str
     quantile: float | None = None  # a percentile of the window's calls (set by its few slowest calls)
+    table: str = CALL_ROLLUPS  # the rollup table whose rows ``sql`` aggregates
+    trials: str | None = None  # a rate: the count metric it is a share of (its denominator)
+    typical_rate: float = 0.005  # a rate: its usual level before a series shows its own (a weak prior)
 
     def min_calls(self, tail_calls: int) -> int:
         """Calls a window needs so that at least ``tail_calls`` of them lie beyond the percentile (p95 from
@@ -59,7 +72,7 @@ def _per_call(numerator: str) -> str:
 METRICS: dict[str, Metric] = {
     "requests": Metric(f"toFloat64({_REQ})", True, "calls in the window"),
     "errors": Metric("toFloat64(sum(errors))", True, "failed calls in the window"),
-    "error_rate": Metric(_per_call("sum(errors)"), False, "errors / requests"),
+    "error_rate": Metric(_per_call("sum(errors)"), False, "errors / requests", trials="requests"),
     "latency_avg_ms": Metric(_per_call("sum(latency_sum_ms)"), False, "mean latency per call"),
     "latency_p50_ms": Metric(_quantile("latency_sketch", "0.5"), False, "median latency", 0.5),
     "latency_p95_ms": Metric(_quantile("latency_sketch", "0.95"), False, "95th percentile latency", 0.95),
@@ -81,6 +94,52 @@ METRICS: dict[str, Metric] = {
     ),
     "unpriced_requests": Metric("toFloat64(sum(unpriced_requests))", True, "calls without a known price"),
 }
+
+
+def _count(column: str, help_text: str) -> Metric:
+    return Metric(f"toFloat64(sum({column}))", True, help_text, table=QUALITY_ROLLUPS)
+
+
+def _share(numerator: str, trials: str, help_text: str, typical_rate: float) -> Metric:
+    """``numerator`` (columns summed) over the quality metric ``trials``."""
+    denominator = QUALITY_COUNTS[trials]
+    return Metric(f"if({denominator} = 0, NULL, ({numerator}) / {denominator})", False, help_text,
+                  table=QUALITY_ROLLUPS, trials=trials, typical_rate=typical_rate)  # fmt: skip
+
+
+#: the trials of the quality rates: calls, answers judged by the rule-based and by the model-based signals,
+#: and thumbs given (feedback is counted in the minute it was given, on the judged call's dimensions)
+QUALITY_COUNTS = {
+    "quality_calls": "sum(calls)",
+    "quality_sampled": "sum(quality_sampled)",
+    "models_sampled": "sum(models_sampled)",
+    "thumbs": "(sum(thumbs_up) + sum(thumbs_down))",
+}
+METRICS.update({
+    "quality_calls": _count("calls", "calls in the window (quality rollups)"),
+    "quality_sampled": _count("quality_sampled", "answers judged by the rule-based quality signals"),
+    "models_sampled": _count("models_sampled", "answers also judged by the quality models"),
+    "thumbs": Metric(f"toFloat64{QUALITY_COUNTS['thumbs']}", True, "thumbs up and down given in the window",
+                     table=QUALITY_ROLLUPS),
+    "thumbs_down": _count("thumbs_down", "thumbs down given in the window"),
+    "refusals": _count("refusals", "answers judged as refusals"),
+    "prompt_injections": _count("prompt_injections", "prompts judged as injection attempts"),
+    "responses_with_pii": _count("response_pii", "answers in which PII was found (text capture on)"),
+    "refusal_rate": _share("sum(refusals)", "quality_sampled", "refusals / judged answers", 0.02),
+    "empty_answer_rate": _share("sum(empty_answers)", "quality_sampled", "empty answers / judged answers", 0.01),
+    "prompt_injection_rate": _share(
+        "sum(prompt_injections)", "quality_sampled", "injection attempts / judged prompts", 0.005
+    ),
+    "truncation_rate": _share("sum(truncated)", "quality_calls", "answers cut at the token limit / calls", 0.02),
+    "toxic_rate": _share("sum(toxic)", "models_sampled", "toxic prompts or answers / model-judged calls", 0.01),
+    "negative_sentiment_rate": _share(
+        "sum(negative_sentiment)", "models_sampled", "negative prompts / model-judged calls", 0.1
+    ),
+    "irrelevant_rate": _share("sum(irrelevant)", "models_sampled", "irrelevant answers / model-judged calls", 0.05),
+    "thumbs_down_share": _share("sum(thumbs_down)", "thumbs", "thumbs down / thumbs given (dissatisfaction)", 0.2),
+    "response_pii_rate": _share("sum(response_pii)", "quality_calls", "answers with PII / calls", 0.005),
+})  # fmt: skip
+RATE_METRICS = tuple(name for name, m in METRICS.items() if m.trials is not None)
 
 
 @dataclass(frozen=True, order=True)
@@ -165,9 +224,9 @@ def series_sql(metric: str, spec: SeriesSpec, dims: Dims, start_ms: int, end_ms:
     conds = [f"window_start >= {_ts_literal(start_ms)}", f"window_start < {_ts_literal(end_ms)}"]
     conds += [f"{dim} IN ({', '.join(_quote(v) for v in values)})" for dim, values in spec.where]
     conds += [f"{dim} = {_quote(value)}" for dim, value in dims]
-    expr = metric_sql(metric)
+    table = METRICS[metric].table
     return (
-        f"SELECT window_start, {expr} AS value, sum(requests) AS calls FROM llm_call_rollups_1m "
+        f"SELECT window_start, {metric_sql(metric)} AS value, {TABLE_CALLS[table]} AS calls FROM {table} "
         f"WHERE {' AND '.join(conds)} GROUP BY window_start ORDER BY window_start"
     )
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from llmpulse.alerting.detectors import Detection
 from llmpulse.alerting.lifecycle import Signal, Transition, alert_id
-from llmpulse.alerting.metrics import Dims, SeriesSpec, series_sql
+from llmpulse.alerting.metrics import METRICS, Dims, SeriesSpec, series_sql
 from llmpulse.schemas.alert import AlertEvent, AlertKind, Severity
 
 QUERY_CONTEXT_MS = 3_600_000  # the alert's SQL shows the hour before the incident too
@@ -101,7 +101,7 @@ def dims_text(dims: Dims) -> str:
 def fmt_value(metric: str, value: float | None) -> str:
     if value is None:
         return "no data"
-    if metric == "error_rate":
+    if metric in METRICS and METRICS[metric].trials is not None:  # a rate: errors, refusals, thumbs down, ...
         return f"{value * 100:.2f}%"
     if metric.endswith("_ms"):
         return f"{value:,.0f} ms"

@@ -1,6 +1,7 @@
 """Reading the alert rules' inputs from ClickHouse: metric values per grouping and window, and spend per
 team/app/user. What the metrics are is the catalogue's (``llmpulse.alerting.metrics``); this module only
-turns a cut of it into queries and reads them.
+turns a cut of it into queries and reads them: one query per rollup table the metrics come from (the same
+builder for each), merged per window and group.
 
 Everything is read with ``{name:Type}`` parameters (never values formatted into SQL).
 """
@@ -11,6 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from llmpulse.alerting.metrics import (
+    CALL_ROLLUPS,
     METRICS,
     WINDOW_MS,
     Dims,
@@ -39,14 +41,31 @@ def _filter_sql(spec: SeriesSpec, params: dict[str, object]) -> str:
     return "".join(f"\n  AND {c}" for c in clauses)
 
 
-def series_query(
-    spec: SeriesSpec, metrics: Iterable[str], start_ms: int, end_ms: int, window_ms: int = WINDOW_MS
-) -> tuple[str, dict[str, object]]:
-    """SQL + parameters: a row per (window, group) in [start_ms, end_ms): ``ws_ms``, dims, metrics."""
+def _by_table(metrics: Iterable[str]) -> dict[str, list[str]]:
+    """The metrics (and ``requests``: every rule reads its calls) by the rollup table they come from."""
     wanted = sorted(set(metrics) | {"requests"})
     unknown = [m for m in wanted if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metrics {unknown}")
+    tables: dict[str, list[str]] = {}
+    for m in wanted:
+        tables.setdefault(METRICS[m].table, []).append(m)
+    return tables
+
+
+def series_query(
+    spec: SeriesSpec, metrics: Iterable[str], start_ms: int, end_ms: int, window_ms: int = WINDOW_MS,
+    table: str = CALL_ROLLUPS,
+) -> tuple[str, dict[str, object]]:
+    """SQL + parameters: a row per (window, group) in [start_ms, end_ms): ``ws_ms``, dims, metrics, for the
+    metrics of one rollup ``table`` (``series_queries``: every table the metrics need)."""
+    metrics = list(metrics)
+    if table == CALL_ROLLUPS:
+        metrics.append("requests")
+    wanted = sorted(set(metrics))
+    wrong = [m for m in wanted if m not in METRICS or METRICS[m].table != table]
+    if wrong:
+        raise ValueError(f"metrics {wrong} are not read from {table}")
     window_minutes(window_ms)  # a whole number of minutes
     params: dict[str, object] = {"start_ms": start_ms, "end_ms": end_ms, "window_s": window_ms // 1000}
     # output aliases carry a prefix: ClickHouse would substitute an alias named like a column
@@ -56,7 +75,7 @@ def series_query(
     sql = (
         "SELECT intDiv(toInt64(toUnixTimestamp(window_start)), {window_s:Int64}) * {window_s:Int64} * 1000"
         " AS ws_ms" + "".join(f", {d}" for d in dims) + ",\n  " + ",\n  ".join(cols) + "\n"
-        "FROM llm_call_rollups_1m\n"
+        f"FROM {table}\n"
         "WHERE window_start >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')\n"
         "  AND window_start < fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')"
         + _filter_sql(spec, params)
@@ -67,6 +86,13 @@ def series_query(
     return sql, params
 
 
+def series_queries(
+    spec: SeriesSpec, metrics: Iterable[str], start_ms: int, end_ms: int, window_ms: int = WINDOW_MS
+) -> list[tuple[str, dict[str, object]]]:
+    """One ``series_query`` per rollup table the metrics come from (the calls' table always: ``requests``)."""
+    return [series_query(spec, ms, start_ms, end_ms, window_ms, table) for table, ms in _by_table(metrics).items()]
+
+
 def read_series(
     store: Store,
     spec: SeriesSpec,
@@ -75,14 +101,16 @@ def read_series(
     end_ms: int,
     window_ms: int = WINDOW_MS,
 ) -> dict[int, dict[Dims, Values]]:
-    """window start (ms) -> group -> metric values, for windows in [start_ms, end_ms) that have rows."""
-    sql, params = series_query(spec, metrics, start_ms, end_ms, window_ms)
+    """window start (ms) -> group -> metric values, for windows in [start_ms, end_ms) that have rows (in any
+    table read: a group with feedback but no calls in a window has its feedback metrics only)."""
     out: dict[int, dict[Dims, Values]] = {}
-    for row in store.query(sql, params).dicts():
-        ws = int(row.pop("ws_ms"))
-        dims = tuple((d, str(row.pop(d))) for d in spec.group_by)
-        out.setdefault(ws, {})[dims] = {k[2:]: None if v is None else float(v) for k, v in row.items()}
-    return out
+    for sql, params in series_queries(spec, metrics, start_ms, end_ms, window_ms):
+        for row in store.query(sql, params).dicts():
+            ws = int(row.pop("ws_ms"))
+            dims = tuple((d, str(row.pop(d))) for d in spec.group_by)
+            values = out.setdefault(ws, {}).setdefault(dims, {})
+            values.update({k[2:]: None if v is None else float(v) for k, v in row.items()})
+    return dict(sorted(out.items()))
 
 
 def _burn_cols(spec: SpendSpec, params: dict[str, object]) -> str:

@@ -30,6 +30,11 @@ def test_defaults_fit_llm_traffic() -> None:
         ("level", "latency_p50_ms", ("model",)),
         ("level", "latency_p95_ms", ("model",)),
         ("level", "cost_usd", ("team",)),
+        ("rate", "refusal_rate", ("app",)),
+        ("rate", "thumbs_down_share", ("app",)),
+        ("rate", "thumbs_down_share", ("model",)),
+        ("rate", "toxic_rate", ("app",)),
+        ("rate", "response_pii_rate", ("app",)),
     }
     assert all(r.counts and r.direction == "up" for r in config.anomaly.rule)
     assert config.anomaly.history_days > 0  # warm start from the stored rollups

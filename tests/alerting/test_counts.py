@@ -116,7 +116,7 @@ def test_a_p95_of_few_calls_is_not_judged_by_the_default_rules() -> None:
 
 
 def test_rules_check_their_detector_and_metrics() -> None:
-    with pytest.raises(AlertConfigError, match="'rate' tests error counts"):
+    with pytest.raises(AlertConfigError, match="'rate' tests a count out of its trials"):
         parse_alert_config('[[anomaly.rule]]\nname = "x"\ndetector = "rate"\nmetrics = ["latency_p50_ms"]\n')
     with pytest.raises(AlertConfigError, match="min_ratio applies"):
         parse_alert_config('[[anomaly.rule]]\nname = "x"\nmetrics = ["cost_usd"]\nmin_ratio = 2.0\n')

@@ -329,7 +329,13 @@ def test_needs_lists_each_spec_with_its_metrics() -> None:
     assert got.spend == ()
     defaults = needs(default_config())
     # latency is judged given the output tokens per call (a minute of long generations is slow for a reason)
-    assert defaults.series[BY_MODEL] == {"error_rate", "latency_p50_ms", "latency_p95_ms", "output_tokens_per_call"}
-    assert defaults.series[SeriesSpec.of(["provider"])] == {"error_rate"}
+    # a rate is read with its trials (errors of calls, thumbs down of thumbs given)
+    assert defaults.series[BY_MODEL] == {"error_rate", "requests", "latency_p50_ms", "latency_p95_ms",
+                                         "output_tokens_per_call", "thumbs_down_share", "thumbs"}  # fmt: skip
+    assert defaults.series[SeriesSpec.of(["provider"])] == {"error_rate", "requests"}
+    assert defaults.series[SeriesSpec.of(["app"])] == {
+        "refusal_rate", "quality_sampled", "thumbs_down_share", "thumbs", "toxic_rate", "models_sampled",
+        "response_pii_rate", "quality_calls",
+    }  # fmt: skip
     assert defaults.series[BY_TEAM] == {"cost_usd"}
     assert defaults.series[SeriesSpec.of()] == {"requests"}  # team spend is judged against all traffic
