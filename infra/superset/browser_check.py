@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 from playwright.sync_api import Page, Response, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-SLUGS = ["llmpulse-engineering", "llmpulse-spend", "llmpulse-alerts", "llmpulse-safety"]
+SLUGS = ["llmpulse-engineering", "llmpulse-spend", "llmpulse-alerts", "llmpulse-safety", "llmpulse-quality"]
 
 
 def slice_id(response: Response) -> int | None:
