@@ -58,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help=f"where the demo keeps its store (default {DEFAULT_DIR}/data, emptied at start)")
     p.add_argument("--keep", action="store_true", help="do not empty the data directory first")
     p.add_argument("--no-incidents", action="store_true",
-                   help="replay without the injected incidents (latency spike, error burst, runaway spend)")
+                   help="replay without the injected incidents (latency spike, error burst, runaway spend, "
+                        "an app that starts refusing)")
     p.add_argument("--alerts-config", type=Path, default=None,
                    help="alert rules (TOML; default: the shipped default rules, as a worker without a file)")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
@@ -66,11 +67,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _replay(settings: Settings, workload: Workload, n: int, start_ms: int, speedup: float, malformed: list[bytes],
-            console: Console) -> int:  # fmt: skip
+            console: Console) -> tuple[int, int]:  # fmt: skip
+    """Sends the calls at their pace and each feedback once the replay has reached the time it was given;
+    returns (calls, feedback events) sent."""
     monitor = Monitor(settings.kafka_bootstrap, topic=settings.calls_topic)
     raw = Producer(producer_config(settings.kafka_bootstrap or "", settings))
     every = max(n // (len(malformed) + 1), 1)
-    sent = 0
+    given = sorted((f for b in workload.batches(n, start_ms=start_ms) for f in workload.feedback(b, start_ms=start_ms)),
+                   key=lambda f: int(f["ts_ms"]))  # fmt: skip
+    sent, judged = 0, 0
     t0 = time.monotonic()
     with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as progress:  # fmt: skip
@@ -82,18 +87,28 @@ def _replay(settings: Settings, workload: Workload, n: int, start_ms: int, speed
                 time.sleep(wait)
             monitor.record(event)
             sent += 1
+            while judged < len(given) and int(given[judged]["ts_ms"]) <= int(event["ts_ms"]):
+                judged += _feedback(monitor, given[judged])
             if malformed and i % every == every - 1:
                 raw.produce(settings.calls_topic, malformed.pop())
         progress.update(task, completed=n)
+    while judged < len(given):
+        judged += _feedback(monitor, given[judged])
     for value in malformed:
         raw.produce(settings.calls_topic, value)
     raw.flush(30)
     left = monitor.flush(60.0)
     stats = monitor.stats()
     monitor.close()
-    if left or stats["delivered"] != sent:
+    if left or stats["delivered"] != sent + judged:
         raise StackError(f"the producer could not deliver everything: {stats}")
-    return sent
+    return sent, judged
+
+
+def _feedback(monitor: Monitor, wire: dict[str, Any]) -> int:
+    fields = {k: v for k, v in wire.items() if k not in ("call_id", "thumbs", "schema_version")}
+    monitor.feedback(wire["call_id"], thumbs=wire["thumbs"], **fields)
+    return 1
 
 
 def example_prices() -> Path:
@@ -132,13 +147,13 @@ def run(args: argparse.Namespace) -> int:
                 settings = settings.model_copy(update={"kafka_bootstrap": stack.start_broker()})
                 stack.start_worker()
                 stack.wait_worker_ready()
-            sent = _replay(settings, workload, n, start_ms, speedup, [raw for _, raw in bad], console)
+            sent, judged = _replay(settings, workload, n, start_ms, speedup, [raw for _, raw in bad], console)
             with console.status("waiting for the sink to store everything…") as status:
                 stack.wait_caught_up(timeout_s=600, on_progress=lambda lag: status.update(
                     f"waiting for the sink to store everything… {lag} records to go"))  # fmt: skip
             with stack.reader() as store, console.status("waiting for the last windows to be evaluated…"):
                 _wait_alerts_evaluated(store, timeout_s=120)
-                summary = _summary(store, sent, len(bad), data_dir, injected)
+                summary = _summary(store, sent, len(bad), data_dir, injected) | {"feedback_sent": judged}
     except (KafkaError, StackError) as exc:
         return fail(str(exc))
     _print(summary)
@@ -206,6 +221,8 @@ def _strength(incident: dict[str, Any]) -> str:
         return f"latency x{s['factor']:g}"
     if incident["kind"] == "error_burst":
         return f"{s['rate']:.0%} errors ({s['error_type']})"
+    if incident["kind"] == "refusal_spike":
+        return f"{s['share']:.0%} of answers refused"
     return f"runaway: +{s['share']:.0%} of calls, x{s['token_factor']:g} tokens, {s['model']}"
 
 

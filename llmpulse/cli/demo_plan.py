@@ -3,7 +3,9 @@
 The replay is the trace ``REPEATS`` times over (each repetition shifted by the trace's span). The first
 repetition is history only: the alert evaluator learns every series from it, as it would from the rollups
 a team already has. The incidents (``llmpulse.producers.incidents``, drawn from the seed) happen after it,
-and the last ``TAIL_S`` seconds stay quiet so the last incident can resolve before the replay ends.
+and the last ``TAIL_S`` seconds stay quiet so the last incident can resolve before the replay ends. The calls
+carry short prompts and answers (not stored: the worker judges them for its quality signals) and a few get
+feedback, so the quality incident (an app that starts refusing) shows in the quality rollups.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ MATCHES: dict[str, tuple[str, tuple[str, ...]]] = {
     "latency_spike": ("anomaly", ("latency_", "ttft_")),
     "error_burst": ("anomaly", ("error_rate", "errors")),
     "runaway_spend": ("anomaly", ("cost_usd", "cost_per_hour_usd")),
+    "refusal_spike": ("anomaly", ("refusal_rate", "thumbs_down_share")),
 }
 
 
@@ -40,14 +43,14 @@ class DemoPlan:
 
 def plan(seed: int, *, incidents: bool = True, trace: Path | None = None, events: int | None = None) -> DemoPlan:
     """The demo's workload for ``seed``: the trace ``REPEATS`` times, the seed's incidents after the first."""
-    base = Workload(trace, seed=seed)
+    base = Workload(trace, seed=seed, texts=True)
     n = events if events is not None else REPEATS * len(base.trace)
     history_s = base.trace.span_us / 1e6
     drawn: tuple[Incident, ...] = ()
     if incidents:
         last_s = base.span_ms(n) / 1000 - TAIL_S
         drawn = draw_incidents(base, n, seed, history_s, last_s)
-    return DemoPlan(Workload(trace, seed=seed, incidents=drawn), n, drawn, history_s)
+    return DemoPlan(Workload(trace, seed=seed, incidents=drawn, texts=True), n, drawn, history_s)
 
 
 def _matches(incident: dict[str, Any], alert: AlertEvent) -> bool:

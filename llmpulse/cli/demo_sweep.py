@@ -29,6 +29,7 @@ from llmpulse.clickhouse.chdb_store import ChdbStore
 from llmpulse.clickhouse.migrate import migrate
 from llmpulse.clickhouse.store import Store
 from llmpulse.schemas.alert import AlertEvent
+from llmpulse.schemas.kinds import CALL, FEEDBACK, EventKind
 from llmpulse.settings import Settings
 from llmpulse.stream_jobs.chunks import Chunk
 from llmpulse.stream_jobs.pricing import PriceBook
@@ -42,21 +43,37 @@ def example_prices() -> Path:
     return Path(str(resources.files("llmpulse.data") / "prices.example.toml"))
 
 
-def write_events(store: Store, demo: DemoPlan, start_ms: int) -> int:
-    """The plan's events through the worker's sink code (NDJSON records of ``PER_RECORD`` events)."""
-    sink = EventSink(store, Settings(max_event_age_s=10**9, max_event_future_s=10**9), PriceBook(example_prices()))
-    offset, written = 0, 0
-    workload = demo.workload
-    for batch in workload.batches(demo.n_events, start_ms=start_ms):
-        events = workload.to_wire(batch, start_ms=start_ms)
+class _Topic:
+    """One kind's sink and the next offset of its one partition."""
+
+    def __init__(self, store: Store, settings: Settings, kind: EventKind) -> None:
+        self.sink = EventSink(store, settings, PriceBook(example_prices()), kind=kind)
+        self.topic = settings.topic(kind)
+        self.offset = 0
+
+    def write(self, events: list[dict[str, Any]]) -> int:
         recs: list[Record] = []
         for i in range(0, len(events), PER_RECORD):
             part = events[i : i + PER_RECORD]
             value = b"\n".join(orjson.dumps(e) for e in part)
-            recs.append(Record(0, offset + len(recs), int(part[-1]["ts_ms"]), value))
-        result = sink.write_chunk(Chunk("llm.calls", 0, offset, offset + len(recs), recs))
-        offset += len(recs)
-        written += result.events
+            recs.append(Record(0, self.offset + len(recs), int(part[-1]["ts_ms"]), value))
+        result = self.sink.write_chunk(Chunk(self.topic, 0, self.offset, self.offset + len(recs), recs))
+        self.offset += len(recs)
+        return result.events
+
+
+def write_events(store: Store, demo: DemoPlan, start_ms: int) -> int:
+    """The plan's calls, then their feedback, through the worker's sink code (NDJSON records of ``PER_RECORD``
+    events). Feedback is attributed to its call by a lookup of the stored calls, as the worker does."""
+    settings = Settings(max_event_age_s=10**9, max_event_future_s=10**9)
+    calls, feedback = _Topic(store, settings, CALL), _Topic(store, settings, FEEDBACK)
+    written, given = 0, []
+    workload = demo.workload
+    for batch in workload.batches(demo.n_events, start_ms=start_ms):
+        written += calls.write(workload.to_wire(batch, start_ms=start_ms))
+        given += workload.feedback(batch, start_ms=start_ms)
+    if given:
+        written += feedback.write(sorted(given, key=lambda e: int(e["ts_ms"])))
     return written
 
 

@@ -6,8 +6,11 @@ completion tokens. Everything else is synthetic and reproducible under ``seed``:
 of models genai-prices prices, one self-hosted model priced only by ``prices.example.toml`` and a small share
 of a model with no price at all), app and its team, a Zipf-skewed user, session, environment, streaming,
 latency (prefill per uncached input token + decode per output token, lognormal noise, a slow tail), time to
-first token for streaming calls, prompt-cache reads/writes and a baseline of errors. Incidents
-(``LatencySpike``, ``ErrorBurst``, ``RunawaySpend``) are off unless passed in.
+first token for streaming calls, prompt-cache reads/writes and a baseline of errors. With ``texts=True`` each
+call also carries a short prompt and answer of its app (``workload_text``; a small baseline share of answers
+are refusals) and a few calls get a thumbs up or down (``Workload.feedback``: refused answers get thumbs
+down). Incidents (``LatencySpike``, ``ErrorBurst``, ``RunawaySpend``, ``RefusalSpike``) are off unless
+passed in.
 
 Use::
 
@@ -37,6 +40,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from llmpulse.producers.workload_text import EXCHANGES, REFUSALS
 from llmpulse.schemas.call import MAX_TOKENS, SCHEMA_VERSION
 
 TRACE_FILE = "azure_llm_inference_trace_code_2023.csv"
@@ -181,6 +185,11 @@ ERROR_TYPES: tuple[tuple[str, float], ...] = (
 )
 ERROR_NAMES: tuple[str, ...] = tuple(name for name, _ in ERROR_TYPES)
 N_USERS = 5_000
+REFUSAL_RATE = 0.01  # texts: answers that are refusals in normal traffic
+FEEDBACK_SHARE = 0.04  # texts: answered calls whose user gives a thumbs up or down
+THUMBS_DOWN = 0.15  # ... down for an ordinary answer
+THUMBS_DOWN_REFUSED = 0.9  # ... down for a refusal
+FEEDBACK_DELAY_MS = (5_000, 120_000)  # ... given this long after the call's start
 ZIPF_EXPONENT = 1.1
 TIMEOUT_MS = 60_000.0
 
@@ -218,6 +227,8 @@ class Batch:
     error: IntArray  # -1: ok, else into ERROR_TYPES
     latency_factor: FloatArray
     noise: FloatArray  # (8, n) normals and uniforms reserved for the derived fields
+    refused: BoolArray  # texts: the answer is a refusal
+    text_noise: FloatArray  # (3, n) uniforms for the texts: which exchange, feedback given, thumbs down
 
     def __len__(self) -> int:
         return len(self.index)
@@ -298,6 +309,33 @@ class ErrorBurst:
 
 
 @dataclass(frozen=True)
+class RefusalSpike:
+    """A share ``share`` of ``app``'s answers become refusals (a prompt or guardrail change gone wrong); the
+    users who give feedback on them give thumbs down. Seen only in calls that carry text."""
+
+    app: str
+    start_s: float
+    end_s: float
+    share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.app not in [a.name for a in APPS]:
+            raise ValueError(f"app must be one of {[a.name for a in APPS]}")
+        if not 0.0 < self.share <= 1.0:
+            raise ValueError("share must be within (0, 1]")
+
+    def apply(self, batch: Batch, rng: np.random.Generator) -> None:
+        app = next(i for i, a in enumerate(APPS) if a.name == self.app)
+        hit = batch.window(self.start_s, self.end_s) & (batch.app == app)
+        hit &= batch.uniform(rng) < self.share
+        batch.refused[hit] = True
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "refusal_spike", "dimension": "app", "value": self.app, "start_s": self.start_s,
+                "end_s": self.end_s, "strength": {"share": self.share}}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class RunawaySpend:
     """An agent loop gone wrong: a share ``share`` of all calls become ``team``'s (its first app), on an
     expensive ``model``, with ``token_factor`` times the input and output tokens."""
@@ -343,6 +381,7 @@ class Workload:
         *,
         incidents: Sequence[Incident] = (),
         error_rate: float = 0.015,
+        texts: bool = False,
     ) -> None:
         if not 0.0 <= error_rate <= 1.0:
             raise ValueError("error_rate must be within [0, 1]")
@@ -350,6 +389,8 @@ class Workload:
         self.seed = seed
         self.incidents = tuple(incidents)
         self.error_rate = error_rate
+        self.texts = texts
+        self._exchanges = [EXCHANGES[a.name] for a in APPS]
         self._app_cdf = _cdf([a.weight for a in APPS])
         self._model_cdfs = np.stack(
             [_cdf([a.models.get(m.request_model, 0.0) for m in MODELS]) for a in APPS]
@@ -437,6 +478,7 @@ class Workload:
         failed = rng.random(CHUNK) < self.error_rate
         error = np.where(failed, _pick(self._error_cdf, rng.random(CHUNK)), -1)
         noise = np.vstack([rng.standard_normal((3, CHUNK)), rng.random((5, CHUNK))])
+        text_noise = rng.random((4, CHUNK))  # drawn after everything else: the other columns never change
         batch = Batch(
             index=index[:size],
             offset_us=self._offsets_us(index[:size]),
@@ -451,6 +493,8 @@ class Workload:
             error=error[:size],
             latency_factor=np.ones(size),
             noise=noise[:, :size],
+            refused=text_noise[0, :size] < REFUSAL_RATE,
+            text_noise=text_noise[1:, :size],
         )
         incident_rng = np.random.default_rng([self.seed, chunk, 1])
         for incident in self.incidents:
@@ -529,7 +573,7 @@ class Workload:
              "streaming": stream, "status": "ok", "finish_reason": fin, "input_tokens": inp,
              "output_tokens": outp, "cache_read_tokens": cr, "cache_write_tokens": cw, "reasoning_tokens": 0,
              "app": app, "team": team, "user_id": user, "session_id": sess, "environment": env,
-             "attributes": {}}
+             "attributes": {}, "tokens_estimated": False}
             for eid, t, lat, prov, req, resp, stream, fin, inp, outp, cr, cw, app, team, user, sess, env
             in columns
         ]
@@ -545,7 +589,49 @@ class Workload:
             del event["response_model"], event["finish_reason"]
             event["status"] = "error"
             event["error_type"] = ERROR_NAMES[err]
+        if self.texts:
+            self._add_texts(batch, out)
         return out
+
+    def _exchange(self, batch: Batch) -> IntArray:
+        """Which of its app's exchanges each call is."""
+        sizes = np.array([len(e) for e in self._exchanges])[batch.app]
+        return np.minimum((batch.text_noise[0] * sizes).astype(np.int64), sizes - 1)
+
+    def _add_texts(self, batch: Batch, out: list[dict[str, Any]]) -> None:
+        """The prompt of every call and the answer of every answered one (a refusal if ``refused``)."""
+        pick = self._exchange(batch)
+        refusal = (batch.index % len(REFUSALS)).tolist()
+        for i, (app, k, refused, failed) in enumerate(
+            zip(batch.app.tolist(), pick.tolist(), batch.refused.tolist(), (batch.error >= 0).tolist(), strict=True)
+        ):
+            prompt, answer = self._exchanges[app][k]
+            out[i]["prompt"] = prompt
+            if not failed:
+                out[i]["response"] = REFUSALS[refusal[i]] if refused else answer
+
+    def feedback(self, batch: Batch, *, start_ms: int) -> list[dict[str, Any]]:
+        """Feedback events (``FeedbackEvent`` wire dicts) of the batch's calls: with ``texts``, a share
+        ``FEEDBACK_SHARE`` of the answered calls get a thumbs, down with ``THUMBS_DOWN`` (a refusal:
+        ``THUMBS_DOWN_REFUSED``), given ``FEEDBACK_DELAY_MS`` after the call starts; ordered by time given."""
+        if not self.texts:
+            return []
+        _, u_given, u_down = batch.text_noise
+        given = (batch.error < 0) & (u_given < FEEDBACK_SHARE)
+        down = u_down < np.where(batch.refused, THUMBS_DOWN_REFUSED, THUMBS_DOWN)
+        lo, hi = FEEDBACK_DELAY_MS
+        # the delay reuses u_given's spread below FEEDBACK_SHARE (uniform there), so no draw is added
+        ts = start_ms + batch.offset_us // 1000 + (lo + (hi - lo) * u_given / FEEDBACK_SHARE).astype(np.int64)
+        prefix = hashlib.blake2b(f"{self.seed}:{start_ms}".encode(), digest_size=8).hexdigest()
+        out = [
+            {"schema_version": SCHEMA_VERSION, "event_id": f"{prefix}f{i:015x}", "call_id": f"{prefix}{i:016x}",
+             "ts_ms": t, "thumbs": "down" if d else "up", "user_id": user, "app": app, "team": team}
+            for i, t, d, user, app, team in zip(
+                batch.index[given].tolist(), ts[given].tolist(), down[given].tolist(),
+                self._user_names[batch.user[given]].tolist(), self._app_names[batch.app[given]].tolist(),
+                self._team_names[batch.team[given]].tolist(), strict=True)
+        ]  # fmt: skip
+        return sorted(out, key=lambda e: int(e["ts_ms"]))
 
 
 def _session_ids(batch: Batch, ts_ms: IntArray) -> list[str]:

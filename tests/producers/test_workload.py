@@ -19,15 +19,22 @@ from llmpulse.producers.workload import (
     CHUNK,
     CUSTOM_MODEL,
     ERROR_NAMES,
+    FEEDBACK_SHARE,
     MODELS,
+    REFUSAL_RATE,
+    THUMBS_DOWN,
     UNPRICED_MODEL,
     ErrorBurst,
     LatencySpike,
+    RefusalSpike,
     RunawaySpend,
     Workload,
     load_trace,
 )
+from llmpulse.producers.workload_text import EXCHANGES, REFUSALS
+from llmpulse.quality.text import is_empty_answer, is_prompt_injection, is_refusal
 from llmpulse.schemas.call import LLMCallEvent
+from llmpulse.schemas.feedback import FeedbackEvent
 from llmpulse.stream_jobs.pricing import PriceBook
 
 START = 1_795_000_000_000
@@ -315,6 +322,75 @@ def test_runaway_spend(baseline: list[dict[str, Any]]) -> None:
     calls = Counter(evs[i]["team"] for i in inside)
     assert calls["data"] > 0.3 * len(inside)
     assert all(LLMCallEvent.model_validate(evs[i]).to_wire() == evs[i] for i in inside)
+
+
+def texts_and_feedback(wl: Workload, n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    calls, given = [], []
+    for batch in wl.batches(n, start_ms=START):
+        calls += wl.to_wire(batch, start_ms=START)
+        given += wl.feedback(batch, start_ms=START)
+    return calls, given
+
+
+def test_texts_are_opt_in_and_change_nothing_else(baseline: list[dict[str, Any]]) -> None:
+    assert all("prompt" not in e and "response" not in e for e in baseline)
+    assert Workload(seed=9).feedback(next(Workload(seed=9).batches(100, start_ms=START)), start_ms=START) == []
+    calls, given = texts_and_feedback(Workload(seed=9, texts=True), N)
+    assert [{k: v for k, v in e.items() if k not in ("prompt", "response")} for e in calls] == baseline
+    answers = {a for pairs in EXCHANGES.values() for _, a in pairs}
+    refused = 0
+    for e in calls:
+        prompts = dict(EXCHANGES[e["app"]])
+        assert e["prompt"] in prompts  # every call says something its app is asked
+        assert LLMCallEvent.model_validate(e).to_wire() == e
+        if e["status"] == "error":
+            assert "response" not in e
+            continue
+        assert e["response"] in (prompts[e["prompt"]], *REFUSALS) and e["response"] in answers | set(REFUSALS)
+        refused += e["response"] in REFUSALS
+    answered = sum(e["status"] == "ok" for e in calls)
+    assert refused / answered == pytest.approx(REFUSAL_RATE, rel=0.3)
+    # feedback: a few answered calls, given after the call, attributed by its call's id, valid events
+    by_id = {e["event_id"]: e for e in calls}
+    assert len(given) / answered == pytest.approx(FEEDBACK_SHARE, rel=0.2)
+    assert [f["ts_ms"] for f in given] == sorted(f["ts_ms"] for f in given)
+    for f in given:
+        call = by_id[f["call_id"]]
+        assert call["status"] == "ok" and call["ts_ms"] < f["ts_ms"] <= call["ts_ms"] + 120_000
+        assert (f["app"], f["team"], f["user_id"]) == (call["app"], call["team"], call["user_id"])
+        assert FeedbackEvent.model_validate(f).model_dump(exclude_none=True) == f
+    assert len({f["event_id"] for f in given} | set(by_id)) == len(given) + len(calls)
+    down = [f["thumbs"] == "down" for f in given if by_id[f["call_id"]]["response"] not in REFUSALS]
+    assert sum(down) / len(down) == pytest.approx(THUMBS_DOWN, rel=0.35)
+
+
+def test_the_demo_phrasings_as_the_worker_judges_them() -> None:
+    """The rule-based detector recognises every refusal of the demo and none of its answers (measured, not
+    tuned: the phrasings were written before the detector was run on them)."""
+    assert [r for r in REFUSALS if not is_refusal(r)] == []
+    pairs = [pair for pairs in EXCHANGES.values() for pair in pairs]
+    assert [a for _, a in pairs if is_refusal(a) or is_empty_answer(a, "")] == []
+    assert [p for p, _ in pairs if is_prompt_injection(p)] == []
+
+
+def test_refusal_spike() -> None:
+    base = Workload(seed=9, texts=True)
+    spike = RefusalSpike(app="support-bot", start_s=600, end_s=1_500, share=0.5)
+    evs, given = texts_and_feedback(Workload(seed=9, texts=True, incidents=[spike]), N)
+    before, _ = texts_and_feedback(base, N)
+    inside, outside = split(evs, 600, 1_500)
+    assert all(evs[i] == before[i] for i in outside)
+    assert all(evs[i] == before[i] for i in inside if evs[i]["app"] != "support-bot")
+    answered = [i for i in inside if evs[i]["app"] == "support-bot" and evs[i]["status"] == "ok"]
+    refused = [i for i in answered if evs[i]["response"] in REFUSALS]
+    assert len(answered) > 100 and 0.4 < len(refused) / len(answered) < 0.6
+    judged = {f["call_id"]: f["thumbs"] for f in given}
+    down = [judged[evs[i]["event_id"]] == "down" for i in refused if evs[i]["event_id"] in judged]
+    assert len(down) >= 5 and sum(down) / len(down) > 0.7  # refused users give thumbs down
+    with pytest.raises(ValueError):
+        RefusalSpike(app="nope", start_s=0, end_s=1)
+    assert spike.describe() == {"kind": "refusal_spike", "dimension": "app", "value": "support-bot", "start_s": 600,
+                                "end_s": 1_500, "strength": {"share": 0.5}}  # fmt: skip
 
 
 def test_a_long_replay_streams_ordered_unique_events() -> None:
