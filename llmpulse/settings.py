@@ -61,7 +61,6 @@ class Settings(BaseSettings):
     store_fault_file: Path | None = Field(None, description="outage drills: the store fails while this file exists")
 
     # Stream jobs.
-    window_seconds: int = Field(60, ge=1)
     batch_max_records: int = Field(
         200, ge=1, description="Kafka records per stream batch (each holds up to producer_batch_events events)"
     )
@@ -81,9 +80,16 @@ class Settings(BaseSettings):
         None, description="comma-separated regions whose national phone numbers are redacted; unset = US,GB,DE,FR,"
         "ES,IT,NL,IN,JP,BR,AU,CA"
     )
+    # Defaults measured by ``python -m llmpulse.bench.quality_cost`` (benchmark traffic, 1,000-event chunks): the
+    # rule tier costs ~25 us per judged call, the model tier ~1.2 ms more plus ~5 ms per chunk for the toxicity
+    # model; 0.25 / 0.001 cost ~12 us per event in all, within the pipeline's budget.
     quality_sample_rate: float = Field(
-        0.1, ge=0.0, le=1.0, description="share of calls with text whose quality and safety signals the worker "
-        "computes (refusal, toxicity, sentiment, …); truncation is counted on every call"
+        0.25, ge=0.0, le=1.0, description="share of calls with text the worker judges with the rule-based signals "
+        "(refusal, empty answer, prompt injection); truncation is counted on every call"
+    )
+    quality_model_sample_rate: float = Field(
+        0.001, ge=0.0, le=1.0, description="share of calls with text also judged by the models (toxicity, "
+        "sentiment, relevance, repeated-prompt agreement): about 1 ms of CPU each"
     )
     feedback_lookback_days: int = Field(
         7, ge=1, description="feedback and evaluations are attributed to calls made this many days before them"

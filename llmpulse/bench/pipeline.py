@@ -99,7 +99,7 @@ def evaluated_until(store: Store) -> int | None:
 
 def closed_until(store: Store, settings: Settings) -> int | None:
     """Start of the newest closed window (the one just before the watermark's window)."""
-    watermark = read_watermark(store, settings.calls_topic, settings.window_seconds * 1000)
+    watermark = read_watermark(store, settings.calls_topic, WINDOW_MS)
     return None if watermark is None else watermark - watermark % WINDOW_MS - WINDOW_MS
 
 

@@ -20,9 +20,9 @@ import numpy as np
 import orjson
 
 from llmpulse.producers.workload import Workload
+from llmpulse.schemas.rollup import WINDOW_MS
 
 DAY_MS = 86_400_000
-WINDOW_MS = 60_000
 TEAMS = tuple(f"team-{i:02d}" for i in range(50))
 APPS = tuple(f"app-{name}" for name in (
     "code-assistant", "support-bot", "doc-search", "sql-copilot", "email-drafter", "triage-router", "summarizer",

@@ -62,10 +62,10 @@ class Monitor:
     """Sends LLM call events to Kafka without slowing the caller down.
 
     ``bootstrap_servers`` defaults to ``settings.kafka_bootstrap`` (or the fixed embedded broker
-    port); ``topic`` to ``settings.calls_topic``; the sizes to the ``producer_*`` settings.
-    ``client_config`` adds or overrides librdkafka options (``settings.kafka_client_config()`` gives
-    the security ones). Call ``close()`` (or use ``with``) to flush; at interpreter exit it flushes
-    for up to ``exit_timeout_s``.
+    port); ``topic`` (of the calls) to ``settings.calls_topic``; feedback and evaluations go to their kinds'
+    topics; the sizes to the ``producer_*`` settings. ``client_config`` adds or overrides librdkafka options
+    (the security ones come from the settings). Call ``close()`` (or use ``with``) to flush; at interpreter
+    exit it flushes for up to ``exit_timeout_s``.
     """
 
     def __init__(

@@ -8,8 +8,13 @@ counts, summed with ``sumMap``). So any set of windows and dimensions can be re-
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 from pydantic import BaseModel
+
+#: The window length: the stream jobs aggregate events into one-minute windows (the ``*_1m`` tables) and the
+#: alert rules evaluate those windows. Derive from this, never restate it; it is not a setting.
+WINDOW_MS: Final = 60_000
 
 
 class RollupRow(BaseModel):

@@ -124,7 +124,8 @@ class EventSink:
         self.build = builder(kind)
         self.context = BuildContext(
             settings, prices, redact=self.redact, redact_attributes=redact, clean_ids=self.clean_ids,
-            quality=QualityScorer(settings.quality_sample_rate), lookup_calls=self.lookup_calls,
+            quality=QualityScorer(settings.quality_sample_rate, settings.quality_model_sample_rate),
+            lookup_calls=self.lookup_calls,
         )
         self.recent = RecentIds()
         self.stats = SinkStats()

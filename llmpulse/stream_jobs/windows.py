@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-#: The tumbling window length: the stream jobs aggregate calls into one-minute windows
-#: (``llm_call_rollups_1m``) and the alert rules evaluate those windows. Derive from this, never restate it.
-WINDOW_MS = 60_000
+from llmpulse.schemas.rollup import WINDOW_MS
+
+__all__ = ["WINDOW_MS", "day_start", "window_start"]
 
 
 def window_start(ts_ms: np.ndarray, window_ms: int) -> np.ndarray:

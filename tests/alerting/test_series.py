@@ -19,7 +19,7 @@ from llmpulse.alerting.series import (
     series_query,
 )
 from llmpulse.clickhouse.store import Store
-from llmpulse.settings import Settings
+from llmpulse.schemas.rollup import WINDOW_MS as ROLLUP_WINDOW_MS
 from llmpulse.stream_jobs import windows
 from llmpulse.stream_jobs.sketch import Sketch
 
@@ -227,7 +227,7 @@ def test_user_spend_from_the_daily_table_with_a_floor(store: Store) -> None:
 
 def test_one_window_length_for_the_store_and_the_rules() -> None:
     """The stream jobs' windows, the settings' default and the windows the rules read are one length."""
-    assert WINDOW_MS == windows.WINDOW_MS == Settings().window_seconds * 1000
+    assert WINDOW_MS == windows.WINDOW_MS == ROLLUP_WINDOW_MS
     sql, params = series_query(SeriesSpec.of(["model"]), ["tokens_per_minute"], T0, T0 + WINDOW_MS)
     assert params["window_s"] * 1000 == WINDOW_MS
     assert f"/ {window_minutes()}" in sql

@@ -68,10 +68,12 @@ def test_bad_settings_say_which_variable(tmp_path: Path) -> None:
 
 
 def test_a_healthy_setup_passes(kafka_bootstrap: str, tmp_path: Path) -> None:
-    names = {"calls": "doctor.calls", "feedback": "doctor.feedback", "alerts": "doctor.alerts", "dlq": "doctor.dlq"}
+    names = {"calls": "doctor.calls", "feedback": "doctor.feedback", "evaluations": "doctor.evaluations",
+             "alerts": "doctor.alerts", "dlq": "doctor.dlq"}
     env = {
         "LLMPULSE_KAFKA_BOOTSTRAP": kafka_bootstrap, "LLMPULSE_CALLS_TOPIC": names["calls"],
-        "LLMPULSE_FEEDBACK_TOPIC": names["feedback"], "LLMPULSE_ALERTS_TOPIC": names["alerts"],
+        "LLMPULSE_FEEDBACK_TOPIC": names["feedback"], "LLMPULSE_EVALUATIONS_TOPIC": names["evaluations"],
+        "LLMPULSE_ALERTS_TOPIC": names["alerts"],
         "LLMPULSE_DLQ_TOPIC": names["dlq"], "LLMPULSE_DATA_DIR": str(tmp_path / "data"),
     }  # fmt: skip
     code, report = doctor(tmp_path, **env)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import importlib
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from llmpulse.clickhouse.migrate import migrate
-from llmpulse.clickhouse.store import Store, open_store
+from llmpulse.clickhouse.store import Store
 from llmpulse.schemas.kinds import KINDS, EventKind
 from llmpulse.settings import Settings
 from llmpulse.stream_jobs.decode import Source
@@ -40,13 +39,6 @@ FULL: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    store = open_store(Settings(data_dir=Path(tmp_path_factory.mktemp("kinds")) / "data"))
-    migrate(store)
-    return store
-
-
 def _columns(store: Store, table: str) -> dict[str, str]:
     """column -> its default kind ('' = none)"""
     rows = store.query("SELECT name, default_kind FROM system.columns WHERE database = currentDatabase() "
@@ -62,6 +54,7 @@ def test_every_kind_has_a_full_example() -> None:
 
 @pytest.mark.parametrize("kind", list(KINDS.values()), ids=list(KINDS))
 def test_every_field_is_stored_and_every_column_written(kind: EventKind, store: Store) -> None:
+    migrate(store)
     settings = Settings(capture_text=True)
     sink = EventSink(store, settings, PriceBook(), kind=kind, redact=lambda text: (text, 0))
     decoded = sink.decoder.decode([(Source(f"t-{kind.name}", 0, 1, NOW), orjson.dumps(FULL[kind.name]))])

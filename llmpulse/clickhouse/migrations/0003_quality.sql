@@ -5,12 +5,16 @@
 -- Token counts estimated from the text (the provider reported none).
 ALTER TABLE llm_calls ADD COLUMN IF NOT EXISTS tokens_estimated Bool DEFAULT false AFTER reasoning_tokens
 ;
--- The signals of a call (llmpulse.quality). quality_sampled: the worker judged this call (a share of the
--- calls with text, LLMPULSE_QUALITY_SAMPLE_RATE); the other flags are false and the scores null otherwise.
--- truncated is judged on every call (finish reason). A rate is countIf(flag) / countIf(quality_sampled).
+-- The signals of a call (llmpulse.quality). truncated is judged on every call (finish reason).
+-- quality_sampled: the rule-based signals (refusal, empty_answer, prompt_injection) were judged on this call (a
+-- share of the calls with text, LLMPULSE_QUALITY_SAMPLE_RATE); quality_models_sampled: the model-based ones
+-- too (toxicity, sentiment, relevance, answer agreement; a smaller share, LLMPULSE_QUALITY_MODEL_SAMPLE_RATE,
+-- always among the former). Elsewhere the flags are false and the scores null. A rate is
+-- countIf(flag) / countIf(quality_sampled) for a rule signal, / countIf(quality_models_sampled) for a model one.
 ALTER TABLE llm_calls
     ADD COLUMN IF NOT EXISTS quality_sampled Bool DEFAULT false AFTER flags,
-    ADD COLUMN IF NOT EXISTS truncated Bool DEFAULT false AFTER quality_sampled,
+    ADD COLUMN IF NOT EXISTS quality_models_sampled Bool DEFAULT false AFTER quality_sampled,
+    ADD COLUMN IF NOT EXISTS truncated Bool DEFAULT false AFTER quality_models_sampled,
     ADD COLUMN IF NOT EXISTS refusal Bool DEFAULT false AFTER truncated,
     ADD COLUMN IF NOT EXISTS empty_answer Bool DEFAULT false AFTER refusal,
     ADD COLUMN IF NOT EXISTS prompt_injection Bool DEFAULT false AFTER empty_answer,
@@ -103,6 +107,7 @@ CREATE TABLE IF NOT EXISTS llm_quality_rollups_1m
     prompt_version       LowCardinality(String),
     calls                SimpleAggregateFunction(sum, UInt64) DEFAULT 0,
     quality_sampled      SimpleAggregateFunction(sum, UInt64) DEFAULT 0,
+    models_sampled       SimpleAggregateFunction(sum, UInt64) DEFAULT 0,
     truncated            SimpleAggregateFunction(sum, UInt64) DEFAULT 0,
     refusals             SimpleAggregateFunction(sum, UInt64) DEFAULT 0,
     empty_answers        SimpleAggregateFunction(sum, UInt64) DEFAULT 0,
@@ -151,13 +156,14 @@ SELECT
     window_start, provider, model, app, team, prompt_version,
     sum(calls) AS call_count,
     sum(quality_sampled) AS sampled,
+    sum(models_sampled) AS models_sampled_count,
     if(call_count = 0, NULL, sum(truncated) / call_count) AS truncation_rate,
     if(sampled = 0, NULL, sum(refusals) / sampled) AS refusal_rate,
     if(sampled = 0, NULL, sum(empty_answers) / sampled) AS empty_answer_rate,
     if(sampled = 0, NULL, sum(prompt_injections) / sampled) AS prompt_injection_rate,
-    if(sampled = 0, NULL, sum(toxic) / sampled) AS toxic_rate,
-    if(sampled = 0, NULL, sum(negative_sentiment) / sampled) AS negative_sentiment_rate,
-    if(sampled = 0, NULL, sum(irrelevant) / sampled) AS irrelevant_rate,
+    if(models_sampled_count = 0, NULL, sum(toxic) / models_sampled_count) AS toxic_rate,
+    if(models_sampled_count = 0, NULL, sum(negative_sentiment) / models_sampled_count) AS negative_sentiment_rate,
+    if(models_sampled_count = 0, NULL, sum(irrelevant) / models_sampled_count) AS irrelevant_rate,
     if(sum(repeated_prompts) = 0, NULL, sum(inconsistent_answers) / sum(repeated_prompts)) AS inconsistency_rate,
     sum(response_pii) AS responses_with_pii,
     sum(feedback) AS feedback_count,

@@ -18,7 +18,7 @@ from llmpulse.stream_jobs.arrow_util import decimal_from_units, group_codes, ske
 from llmpulse.stream_jobs.batch import TS, attributes, cap_strings, sum_by, texts
 from llmpulse.stream_jobs.kinds.base import BuildContext, Built
 from llmpulse.stream_jobs.sketch import bucket_keys
-from llmpulse.stream_jobs.windows import day_start, window_start
+from llmpulse.stream_jobs.windows import WINDOW_MS, day_start, window_start
 from llmpulse.stream_jobs.wire import field_rules
 
 _RULES = field_rules(CALL.model, CALL.required)
@@ -136,7 +136,7 @@ def build(wire: pa.Table, ctx: BuildContext) -> Built:
         "kafka_partition": wire["kafka_partition"], "kafka_offset": wire["kafka_offset"],
     })  # fmt: skip
     cost = np.where(priced, cost_units, 0)
-    windows = window_start(ts, settings.window_seconds * 1000)
+    windows = window_start(ts, WINDOW_MS)
     tables = {
         "llm_calls": calls,
         "llm_call_rollups_1m": _rollups(windows, names, latency, ttft, has_ttft, is_error, tokens, cost, priced, pii),
@@ -187,7 +187,8 @@ def _flag(col: pa.Array) -> np.ndarray:
 
 #: quality rollup column <- the call column it counts (True values)
 QUALITY_COUNTS = {
-    "quality_sampled": "quality_sampled", "truncated": "truncated", "refusals": "refusal",
+    "quality_sampled": "quality_sampled", "models_sampled": "quality_models_sampled", "truncated": "truncated",
+    "refusals": "refusal",
     "empty_answers": "empty_answer", "prompt_injections": "prompt_injection", "toxic": "toxic",
     "negative_sentiment": "negative_sentiment", "irrelevant": "irrelevant", "inconsistent_answers": "inconsistent",
 }  # fmt: skip

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 from llmpulse.stream_jobs.arrow_util import group_codes
 from llmpulse.stream_jobs.batch import TS, cap_strings, texts
 from llmpulse.stream_jobs.kinds.base import CALL_DIMS, BuildContext, Built, attribute_to_calls
-from llmpulse.stream_jobs.windows import window_start
+from llmpulse.stream_jobs.windows import WINDOW_MS, window_start
 
 #: model fields stored under another column name (every other field is a column of llm_feedback by its own name)
 STORED_AS = {"ts_ms": "ts"}
@@ -42,7 +42,7 @@ def build(wire: pa.Table, ctx: BuildContext) -> Built:
         "schema_version": pa.array(np.ones(n, dtype=np.uint8)),
         "kafka_partition": wire["kafka_partition"], "kafka_offset": wire["kafka_offset"],
     })  # fmt: skip
-    windows = window_start(ts, settings.window_seconds * 1000)
+    windows = window_start(ts, WINDOW_MS)
     gid, keys, groups = group_codes(windows, *(dims[name] for name in CALL_DIMS))
     rated = ~np.asarray(rating.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     ratings = pc.fill_null(rating, 0).to_numpy(zero_copy_only=False).astype(np.float64)
