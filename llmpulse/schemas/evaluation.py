@@ -5,25 +5,20 @@ the fields of OpenTelemetry's ``gen_ai.evaluation.result`` event (``gen_ai.evalu
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from llmpulse.schemas.call import SCHEMA_VERSION, EventId, Name, new_event_id, now_ms
+from llmpulse.schemas.call import Name
+from llmpulse.schemas.judgement import Judgement
 
 #: at least one of these is on every evaluation event
 RESULTS = ("score", "label")
 
 
-class EvaluationEvent(BaseModel):
+class EvaluationEvent(Judgement):
     """One evaluation result of one call."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    schema_version: Literal[1] = SCHEMA_VERSION
-    event_id: EventId = Field(default_factory=new_event_id)
-    call_id: EventId = Field(description="the event_id of the call evaluated")
-    ts_ms: Annotated[int, Field(ge=0)] = Field(default_factory=now_ms, description="when it was given, epoch ms UTC")
     name: Name = Field(description="gen_ai.evaluation.name, e.g. 'relevance', 'faithfulness'")
     score: Annotated[float, Field(allow_inf_nan=False)] | None = Field(
         None, description="gen_ai.evaluation.score.value"

@@ -8,23 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from llmpulse.schemas.call import SCHEMA_VERSION, EventId, new_event_id, now_ms
+from llmpulse.schemas.judgement import Judgement
 
 #: at least one of these is on every feedback event
 JUDGEMENTS = ("thumbs", "rating")
 
 
-class FeedbackEvent(BaseModel):
+class FeedbackEvent(Judgement):
     """A user's judgement of one call."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    schema_version: Literal[1] = SCHEMA_VERSION
-    event_id: EventId = Field(default_factory=new_event_id)
-    call_id: EventId = Field(description="the event_id of the call judged")
-    ts_ms: Annotated[int, Field(ge=0)] = Field(default_factory=now_ms, description="when it was given, epoch ms UTC")
     thumbs: Literal["up", "down"] | None = None
     rating: Annotated[int, Field(ge=1, le=5)] | None = Field(None, description="1 (worst) to 5 (best)")
     comment: str | None = Field(None, description="free text; PII-redacted, stored only with text capture on")

@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from llmpulse.stream_jobs.arrow_util import group_codes
-from llmpulse.stream_jobs.batch import TS, cap_strings, texts
-from llmpulse.stream_jobs.kinds.base import CALL_DIMS, BuildContext, Built, attribute_to_calls
+from llmpulse.stream_jobs.batch import TS, texts
+from llmpulse.stream_jobs.kinds.base import CALL_DIMS, BuildContext, Built, judged
 from llmpulse.stream_jobs.windows import WINDOW_MS, window_start
 
 LABELS = pa.map_(pa.string(), pa.uint64())
@@ -18,30 +18,16 @@ STORED_AS = {"ts_ms": "ts"}
 
 
 def build(wire: pa.Table, ctx: BuildContext) -> Built:
-    settings = ctx.settings
     n = wire.num_rows
-    flags: list[list[str]] = [[] for _ in range(n)]
-    pii = np.zeros(n, dtype=np.int64)
-    names = {f: cap_strings(pc.fill_null(wire[f].combine_chunks(), ""), f, settings.max_name_chars, flags)
-             for f in ("name", "label", "evaluator", "app", "team")}  # fmt: skip
-    if ctx.clean_ids is not None:
-        for f in ("app", "team"):
-            names[f], found = ctx.clean_ids(f, names[f])
-            pii += found
-    dims = attribute_to_calls(wire, ctx, names)
-    ts = wire["ts_ms"].to_numpy()
+    j = judged(wire, ctx, ("name", "label", "evaluator", "app", "team"), ("app", "team"))
+    names, dims, ts = j.names, j.dims, j.ts
     score = wire["score"].combine_chunks()
-    explanations = texts(wire["explanation"].combine_chunks(), "explanation", settings.max_text_chars,
-                         ctx.redact_attributes, flags, pii)  # fmt: skip
+    explanations = texts(wire["explanation"].combine_chunks(), "explanation", ctx.settings.max_text_chars,
+                         ctx.redact_attributes, j.flags, j.pii)  # fmt: skip
     rows = pa.table({
         "event_id": wire["event_id"], "call_id": wire["call_id"], "ts": pa.array(ts, TS),
         "name": names["name"].dictionary_encode(), "score": score, "label": names["label"].dictionary_encode(),
-        "explanation": explanations, "evaluator": names["evaluator"].dictionary_encode(),
-        "attributed": dims["attributed"], "call_ts": dims["call_ts"], **{name: dims[name] for name in CALL_DIMS},
-        "pii_detections": pa.array(np.minimum(pii, 65535).astype(np.uint16)),
-        "flags": pa.array(flags, pa.list_(pa.string())),
-        "schema_version": pa.array(np.ones(n, dtype=np.uint8)),
-        "kafka_partition": wire["kafka_partition"], "kafka_offset": wire["kafka_offset"],
+        "explanation": explanations, "evaluator": names["evaluator"].dictionary_encode(), **j.row_tail(wire),
     })  # fmt: skip
     windows = window_start(ts, WINDOW_MS)
     gid, keys, groups = group_codes(windows, *(dims[name] for name in CALL_DIMS), names["name"])
