@@ -15,7 +15,7 @@ import pytest
 from llmpulse.kafka import EmbeddedBroker, ensure_topics
 from llmpulse.kafka.records import unpack
 from llmpulse.producers import Monitor, MonitorConfigError
-from llmpulse.schemas.call import FeedbackEvent, LLMCallEvent
+from llmpulse.schemas import FeedbackEvent, LLMCallEvent
 from llmpulse.settings import Settings
 from tests.fixtures.kafka import create_topic, read_events, read_records
 
