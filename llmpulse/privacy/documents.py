@@ -69,16 +69,19 @@ _MONTHS = (
     "augustus|oktober|enero|marzo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|gennaio|febbraio|"
     "janvier|f[ée]vrier|mars|juin|septembre|octobre|novembre|d[ée]cembre|janeiro|mar[çc]o|junho|novembro"
 )
-_DAY = r"(?:0?[1-9]|[12]\d|3[01])"
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])(?!\d)"
+# a month name, whole: "juli" is not the start of "julio"
+_MONTH = rf"(?:{_MONTHS})(?![^\W\d_])"
 _DATE = re.compile(
     rf"(?:{_DAY}[./-](?:0?[1-9]|1[0-2])[./-](?:19|20)\d\d"  # 14.03.1987, 14/03/1987
     rf"|(?:0?[1-9]|1[0-2])(?P<us>[./-]){_DAY}(?P=us)(?:19|20)\d\d"  # 03/14/1987, 03-14-1987
-    rf"|(?:19|20)\d\d(?P<sep>[-/.])(?:0[1-9]|1[0-2])(?P=sep)(?:0[1-9]|[12]\d|3[01])"  # 1987-03-14, 1987/03/14
+    rf"|(?:19|20)\d\d(?P<sep>[-/.])(?:0?[1-9]|1[0-2])(?P=sep){_DAY}"  # 1987-03-14, 1987/03/14, 1991-9-9
     rf"|{_DAY}[./-](?:0?[1-9]|1[0-2])[./-]\d\d"  # 4/7/85
-    rf"|{_DAY}(?:st|nd|rd|th|er|º)?\.?\s+(?:of\s+|de\s+)?(?:{_MONTHS})\.?"
+    rf"|(?:0?[1-9]|1[0-2])(?P<us2>[./-]){_DAY}(?P=us2)\d\d"  # 3/14/87
+    rf"|{_DAY}(?:st|nd|rd|th|er|º)?\.?\s+(?:of\s+|de\s+)?{_MONTH}\.?"
     rf"(?:,?\s+(?:de\s+)?(?:(?:19|20)\d\d|['\u2019]?\d\d(?![\d:])))?"
-    rf"|(?:{_MONTHS})\.?\s+{_DAY}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d\d)?"
-    rf"|{_DAY}[- ](?:{_MONTHS})[- ](?:19|20)\d\d"  # 5-Jan-1990
+    rf"|{_MONTH}\.?\s+{_DAY}(?:st|nd|rd|th)?(?:,?\s+(?:(?:19|20)\d\d|['\u2019]\d\d(?![\d:])))?"
+    rf"|{_DAY}[- ]{_MONTH}[- ](?:(?:19|20)\d\d|\d\d(?!\d))"  # 5-Jan-1990, 31-Dec-85
     rf"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))"  # 19900605
     r"(?![\d/.-]\d)",
     re.IGNORECASE,
@@ -87,8 +90,8 @@ _DATE = re.compile(
 # ("b(?<!\\wb)orn" is "\\bborn"): the engine then scans for the first letters in C instead of trying
 # every branch at every position.
 _BIRTH_WORDS = re.compile(
-    r"d(?<![a-z]d)\.?o\.?b\b|date[ _]?of[ _]?birth|geb\.-datum|f\. ?nac(?:imiento|\.)|n[ée]\(e\)|"
-    r"birth[ _]?date|b(?<!\wb)orn\b|birthday|fecha de nac(?:imiento|\.)?|geburtsdatum|"
+    r"d(?<![a-z]d)\.?o\.?b\b|date[ _]?of[ _]?birth|geb\.-datum|f\. ?nac(?:imiento|\.)|n[ée]\(e\)|n(?<!\wn)ac[ií]\b|"
+    r"birth[ _]?date|b(?<!\wb)orn\b|birthday|fecha (?:de )?nac(?:imiento|\.)?|geburtsdatum|"
     r"geburtstag|g(?<!\wg)eb\.|g(?<!\wg)eboren\b|"
     r"n(?<!\wn)[ée]e?\b|date de naissance|fecha de nacimiento|nacid[oa]\b|f\. nac\.|data di nascita|"
     r"n(?<!\wn)at[oa]\b|geboortedatum|data de nascimento|nascid[oa]\b"
@@ -111,13 +114,18 @@ _BIRTH_HINTS = (
     "nascim",
     "nascid",
     "nac.",
+    "nací",
 )
 # one search for "a hint is in the text": every branch is a literal, so the engine scans by first letter
 _BIRTH_HINT = re.compile("|".join(re.escape(hint) for hint in _BIRTH_HINTS))
 # Between the word and the date: signs and at most two small words ("on", "le", "am", "is", "el", "em").
 _BIRTH_FILLER = re.compile(
-    r"""[\s:="'\u2019,.\u2013\u2014-]*(?:\([^()\n]{1,20}\)[\s:="',]*)?"""
-    r"""(?:(?:on|am|le|el|il|em|op|is|was|ist|war|est|es|é|è|the|:|-|\u2013|monday|tuesday|wednesday|thursday|"""
+    r"""(?:\s?/\s?[^\W\d_]{2,12}\.?)?"""  # a second label: "DOB/Age"
+    r"""[\s:="'\u2019,.|\u2013\u2014-]*(?:\([^()\n]{1,20}\)[\s:="',]*)?"""
+    # a place before the date: "born in Boston on", "né à Lyon le", "geboren in München am"
+    r"""(?:(?:in|à|a|en|au|im|te)\s+[A-ZÀ-Þ][\w'\u2019-]+(?:\s[A-ZÀ-Þ][\w'\u2019-]+)?,?\s+(?=(?:on|am|le|el|op)\s))?"""
+    r"""(?:(?:on|am|le|el|il|em|op|is|was|ist|war|est|es|é|è|the|listed|given|recorded|shown|stated|as|says|:|-|"""
+    r"""\u2013|monday|tuesday|wednesday|thursday|"""
     r"""friday|saturday|sunday|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag)[\s:="',]+){0,3}""",
     re.I,
 )

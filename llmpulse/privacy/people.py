@@ -29,7 +29,7 @@ from bisect import bisect_left
 from functools import lru_cache
 from pathlib import Path
 
-from llmpulse.privacy.entity import ADDRESS, PERSON, Entity
+from llmpulse.privacy.entity import ADDRESS, PERSON, Entity, lower_same_length
 from llmpulse.privacy.shape import Shape, shape_of
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -77,7 +77,7 @@ _AMBIGUOUS = frozenset(
         "Indiana", "Montana", "Nevada", "Dakota", "Cheyenne", "Regina", "Adelaide", "Darwin", "Hobart", "Perth",
         "Brisbane", "Kingston", "Hamilton", "Wellington", "Nelson", "Chester", "Preston", "Stanley", "Clifton",
         "Ashley", "Kent", "Devon", "Cornwall", "Essex", "Lorraine", "Normandie", "Savoie", "Provence", "Vienna",
-        "Nancy", "Orleans", "Adrian", "Edge", "Chrome", "Safari", "Opera", "Vista", "Echo", "Alpha", "Beta",
+        "Nancy", "Orleans", "Run", "Adrian", "Edge", "Chrome", "Safari", "Opera", "Vista", "Echo", "Alpha", "Beta",
         "Delta", "Sigma", "Omega", "Monday", "Friday", "Sunday", "Tuesday", "Wednesday", "Thursday", "Saturday",
     )
 )  # fmt: skip
@@ -104,7 +104,9 @@ _PLACES = frozenset(
               "Atlanta", "Miami", "Orlando", "Toronto", "Vancouver", "Montreal", "Sydney", "Melbourne", "Tokyo",
               "Osaka", "Beijing", "Shanghai", "Delhi", "Mumbai", "Bangalore", "Chennai", "Dubai", "Cairo", "Lagos",
               "Nairobi", "Leeds", "Manchester", "Liverpool", "Bristol", "Glasgow", "Edinburgh", "Oxford",
-              "Cambridge", "Springfield", "Europe", "America", "Asia", "Africa", "Israel", "Jordan", "Chad",
+              "Cambridge", "Springfield", "Lille", "Nantes", "Toulouse", "Bordeaux", "Strasbourg",
+              "Montpellier", "Rennes", "Grenoble", "Utrecht", "Eindhoven", "Bilbao", "Malaga", "Zaragoza",
+              "Europe", "America", "Asia", "Africa", "Israel", "Jordan", "Chad",
               "Georgia", "India", "China")
 )  # fmt: skip
 # Capitalised words that never start a person's name in running text.
@@ -179,7 +181,7 @@ _LONE_CUES = frozenset(
 _PREFIX_SPLIT = re.compile(r"[\s\"{}\[\]:;,=()<>]+")
 _PUNCTUATION = ".,:;!?\"'()[]{}<>-=\u2019\u201c\u201d"
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
-_LOWER = "a-zß-öø-ÿā-ž"
+_LOWER = "a-zß-öø-ÿā-ž\u1e00-\u1eff"  # with Latin Extended Additional (Vietnamese: "Nguyễn")
 _CAP_WORD = (
     rf"[{_UPPER}](?:[{_LOWER}]+(?:['\u2019](?:[{_UPPER}][{_LOWER}]+|[{_LOWER}]{{2,}}))?|['\u2019][{_UPPER}][{_LOWER}]+)"
     rf"(?:[{_UPPER}][{_LOWER}]+)?(?:-[{_UPPER}]?[{_LOWER}]+)*"
@@ -198,25 +200,32 @@ _INVERTED = re.compile(
 # Two words in capitals ("JOHN SMITH"): a name when a given name and a surname.
 # (Both look-behinds sit after the first capital, so the engine skips to capitals.)
 _CAPS_NAME = re.compile(r"([A-Z](?<![A-Z] [A-Z])(?<![\w@./#$-][A-Z])[A-Z]+) ([A-Z]{2,})(?![\w@]| [A-Z])")
-# A name written in small letters right after an introduction ("my name is john smith").
-_SMALL_INTRO = re.compile(
-    r"(?:my name is|my name's|i'm|i am|call me|me llamo|je m'appelle|ich heiße|mein name ist|mijn naam is|"
-    r"mi chiamo|meu nome é|me chamo)\s+([a-zß-öø-ÿ]{2,}(?: [a-zß-öø-ÿ]{2,})?)"
+# An initial (or two) and a capitalised word: "J. Okafor" (a name when the word is a surname)
+_INITIAL_SURNAME = re.compile(
+    rf"[A-Z](?<![\w.'\u2019-][A-Z])\. ?(?:[A-Z]\. ?)?({_CAP_WORD})(?![\w@]| [{_UPPER}][{_LOWER}])"
 )
-_SMALL_INTRO_HINTS = (
-    "my name",
-    "i'm ",
-    "i am ",
-    "call me",
-    "me llamo",
-    "je m'appelle",
-    "ich heiße",
-    "mein name",
-    "mijn naam",
-    "mi chiamo",
-    "meu nome",
-    "me chamo",
+# A name written in small letters after an introduction ("my name is john smith") or, given name and surname
+# both, after a weaker cue ("this is maria garcia", "soy ana lópez", "ping ravi iyer"). One search, over the
+# lower-cased text with line breaks, tabs, quotes and brackets read as spaces: the pattern starts with a space, so
+# the engine tries the cues only after one (about as fast as a few substring searches). The cues share their first
+# letters; the name is looked at, not taken, so that a cue right after another is tried too ("hi, this is ...").
+_SMALL_WORD = "[a-zß-öø-ÿā-ž\u1e00-\u1eff]{2,}"
+_SMALL_CUE = re.compile(
+    r" (?:(m(?:y name(?: is|'s)|e llamo|e chamo|ein name ist|ijn naam is|i chiamo|eu nome é)|i(?:'m| am|ch heiße)|"
+    r"call me|je m'appelle)|t(?:his is|ell|hanks)|s(?:oy|ono)|je suis|i(?:k ben|ch bin)|ping|ask|h(?:i|ello|ey)|dear)"
+    rf"[,:]?(?=\s+({_SMALL_WORD}(?: {_SMALL_WORD}){{0,2}}))"
 )
+# Small words that are also on the name lists ("great", "done", "day"): not a name when written in small letters.
+_SMALL_STOP = frozenset(
+    {"great", "good", "done", "day", "fine", "sure", "here", "there", "back", "time", "work", "team", "test", "data",
+     "code", "user", "new", "best", "well", "right", "just", "still", "only", "more", "man", "see", "run", "sue",
+     "pat", "rob", "nick", "jack", "said", "so", "ok", "yes", "no", "not", "all", "the", "and", "you", "guys",
+     "folks", "everyone", "again", "also", "very", "really", "glad", "happy", "sorry", "about", "from", "with",
+     "for", "to", "in", "on", "at", "is", "was", "are", "be", "can", "could", "would", "should", "may", "might",
+     "must", "will", "shall", "need", "want", "have", "has", "had", "do", "does", "did", "get", "got", "going",
+     "looking", "trying", "calling", "writing", "here's", "what", "how", "why", "when", "where", "who", "which",
+     "that", "this", "these", "those", "it", "its", "me", "my", "we", "our", "us", "them", "they"}
+)  # fmt: skip
 # A lone given name that starts a sentence counts when a verb follows ("Tom said ...").
 _VERB_AFTER = re.compile(
     r"['\u2019]s\b|\s+(?:said|says|asked|asks|wrote|writes|told|tells|thinks|wants|needs|mentioned|replied|called|sent|"
@@ -292,6 +301,11 @@ class NameFinder:
             known = first in self._given and first not in _AMBIGUOUS and first.capitalize() not in _NOT_NAMES_AS_WRITTEN
             if known and last in self._surnames and last not in _PLACES:
                 found.append(Entity(PERSON, m.start(), m.end()))
+        for m in _INITIAL_SURNAME.finditer(text):  # "J. Okafor", "A. M. Schulz"
+            key = _key(m.group(1))
+            if (_is_surname(key, self._surnames) and key not in _PLACES and key not in _NOT_NAMES
+                    and key not in _AMBIGUOUS and key not in _PLACE_PREFIXES):  # fmt: skip
+                found.append(Entity(PERSON, m.start(), m.end()))
         if ", " in text and "\n" in text:  # "Smith, John" lines: lists and tables
             found.extend(self._inverted(text))
         return found
@@ -311,24 +325,41 @@ class NameFinder:
         return found
 
     def small_letters(self, text: str) -> list[Entity]:
-        """A name in small letters right after an introduction (capitalised ones are runs)."""
+        """A name in small letters after an introduction or a cue (capitalised ones are runs)."""
         found: list[Entity] = []
-        lowered: str | None = None
-        small = text.islower()  # once: a text in small letters is searched as it is
-        for hint in _SMALL_INTRO_HINTS:
-            at = text.find(hint) if lowered is None else lowered.find(hint)
-            if at == -1 and lowered is None and not small:
-                lowered = text.lower()
-                at = lowered.find(hint)
-            while at != -1:
-                m = _SMALL_INTRO.match(lowered or text, at)
-                if m is not None and text[m.start(1)].islower():
-                    words = m.group(1).split(" ")
-                    if words[0] in self._given and words[0] not in _AMBIGUOUS:
-                        two = len(words) == 2 and _is_surname(words[1], self._surnames)
-                        found.append(Entity(PERSON, m.start(1), m.end(1) if two else m.start(1) + len(words[0])))
-                at = (lowered or text).find(hint, at + 1)
+        lowered = text if text.islower() else text.lower()
+        if len(lowered) != len(text):
+            lowered = lower_same_length(text)
+        for sign in ("\n", "\t", "\r", '"', "("):
+            if sign in lowered:
+                lowered = lowered.replace(sign, " ")
+        # a space before the text: a cue that starts it has one too (offsets move by one)
+        for m in _SMALL_CUE.finditer(" " + lowered):
+            start = m.start(2) - 1
+            if text[start].islower():
+                end = self._small_name_end(m.group(2).split(" "), surname_needed=m.group(1) is None)
+                if end:
+                    found.append(Entity(PERSON, start, start + end))
         return found
+
+    def _small_name_end(self, words: list[str], surname_needed: bool) -> int:
+        """How many characters of ``words`` (joined by spaces) are a name in small letters: a given name, then
+        given names or surnames (up to three words); 0 when none, or when ``surname_needed`` and no surname
+        follows the given name."""
+        keys = [_key(w) for w in words]
+        if keys[0] not in self._given or keys[0] in _AMBIGUOUS or keys[0] in _SMALL_STOP:
+            return 0
+        taken = 1
+        while (
+            taken < len(keys)
+            and keys[taken] not in _SMALL_STOP
+            and keys[taken] not in _AMBIGUOUS
+            and (_is_surname(keys[taken], self._surnames) or (taken + 1 < len(keys) and keys[taken] in self._given))
+        ):
+            taken += 1
+        if surname_needed and (taken == 1 or not _is_surname(keys[taken - 1], self._surnames)):
+            return 0
+        return len(" ".join(words[:taken]))
 
     def _judge(self, text: str, run: list[tuple[int, int]]) -> Entity | None:
         keys = [_key(text[s:e]) for s, e in run]
@@ -338,6 +369,8 @@ class NameFinder:
         while keys and (keys[0] in _NOT_NAMES or keys[0] in _PARTICLES):
             run, keys = run[1:], keys[1:]
         while keys and (keys[-1] in _NOT_NAMES or keys[-1] in _PARTICLES):
+            if keys[-1] not in _PARTICLES and len(keys) > 2 and keys[-2] in _PARTICLES:
+                break  # the name after a particle ("Nguyễn Văn An", "Anna van Der"): not an article
             run, keys = run[:-1], keys[:-1]
         if not run or len(run) > 4 or keys[0] in _PLACE_PREFIXES:
             return None
@@ -369,7 +402,10 @@ class NameFinder:
         if solo or (len(run) == 1 and first in _PLACES):
             return None
         phrases = {" ".join(words[-k:]) for k in range(1, len(words) + 1)}
-        closing = previous in _CLOSING_WORDS and "\n" in prefix[len(stripped) :]
+        # a closing line: "Best regards,\nAnna", or "Best, Anna" ending its line
+        closing = previous in _CLOSING_WORDS and (
+            "\n" in prefix[len(stripped) :] or (stripped.endswith(",") and text[end : end + 1] in ("", "\n"))
+        )
         labelled = previous in ("name", "naam", "nom", "nombre", "nome") and stripped.rstrip("\"'").endswith((":", "="))
         cue = closing or labelled or not phrases.isdisjoint(_CUES)
         if cue and (known_first or (len(run) > 1 and _is_surname(first, surnames))):
@@ -415,13 +451,14 @@ _STREET = re.compile(
     rf"(?:(?:N|S|E|W)\.?\s+)?(?:{_CAP}\s+|\d{{1,3}}(?:st|nd|rd|th)\s+){{1,4}}?(?:{_EN_STREET})(?![\w])"
     rf"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)(?![\w]))?"
     rf"|{_HOUSE}\s+(?:(?!(?:the|a|an|to|of|and|down|up|on|in|at|my|our)\s)[a-z]{{2,}}\s+){{1,3}}"
-    rf"(?:street|avenue|road|lane|drive|boulevard|court|place|terrace)(?=,\s*[a-z]{{3,}}))"
+    rf"(?:street|avenue|road|lane|drive|boulevard|court|place|terrace|st|ave|rd|ln|dr|blvd)\.?"
+    rf"(?=(?:,?\s*(?:apt|unit|suite|#)\s*#?\w{{1,5}})?,\s*[a-z]{{3,}}))"
     rf"|(?P<fr>\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?i:{_FR_STREET})\s+[^\W\d][^,\n\d]{{1,40}}?(?=\s*[,\n]|\s+\d{{4,5}}\s|$|\.\s))"
     rf"|(?P<ro>(?:{_ROMANCE_STREET})\s+(?:(?:de|del|de la|de las|de los|di|della|delle|dei|da|do|dos|das|la|el)\s+)*"
     rf"{_CAP}(?:\s+{_CAP}){{0,3}},?\s+(?:n[º°.]\s*)?{_HOUSE}(?![\w]))"
     rf"|(?P<ge>(?:(?:Am|An der|Auf der|Im|In der|Zum|Zur|Alte|Neue|Alter|Neuer|Große|Kleine|Obere|Untere|"
     rf"Hinter der|Bei der|Unter den|{_CAP}) +)?{_CAP}?(?:{_GERMANIC_SUFFIX})\s+{_HOUSE}(?![\w])"
-    rf"|{_CAP}\s+(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee)\s+{_HOUSE}(?![\w]))"
+    rf"|{_CAP}(?:\s+|-)(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee)\s+{_HOUSE}(?![\w]))"
     rf"|(?P<pc>{_CAP}(?:[ -](?:(?:den|der|de|la|le|van|von) )?{_CAP}){{0,2}}\s+{_HOUSE}"
     rf"(?=,?\s+(?:\d{{4}}\s?[A-Z]{{2}}|\d{{5}})\s+[A-Z]))"
     rf"|(?P<box>(?:P\.?\s?O\.?\s?Box|Post Office Box|Postfach|Apartado(?: de correos)?|Case postale|BP)\s+\d{{1,6}})"
@@ -429,8 +466,10 @@ _STREET = re.compile(
 )
 _UNIT = re.compile(
     r",?\s*(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Floor|Fl\.?|Room|Wohnung|Whg\.?|Etage|appartement|apt|"
-    r"piso|planta|puerta|interno|int\.|scala|andar|apto\.?|bus)\s*#?\s*[\w-]{1,5}|,?\s*#\s?\d{1,5}[A-Za-z]?"
-    r"|,?\s*\d{1,2}\s?[º°ª]\s?(?:[A-Z]|\d{1,2}\s?[ºª]?)?(?![\w])"
+    r"piso|planta|puerta|interno|int\.|scala|andar|apto\.?|appt\.?|app\.|bus)\s*#?\s*[\w-]{1,5}"
+    r"|,?\s*#\s?\d{1,5}[A-Za-z]?"
+    r"|,?\s*\d{1,2}\s?[º°ª]\s?(?:[A-Z]|\d{1,2}\s?[ºª]?)?(?:\s?(?:izq(?:da)?|izquierda|dcha|der(?:echa)?|dch)\.?)?"
+    r"(?![\w])"
 )
 _CITY = rf"{_CAP}(?:\s(?:am|an|der|im|in|de|del|la|le|sur|upon|on)?\s?{_CAP}){{0,3}}"
 _TAIL = re.compile(
@@ -450,6 +489,12 @@ _COUNTRY = re.compile(
     r",\s*(?:Germany|Deutschland|France|Spain|España|Italy|Italia|Netherlands|Nederland|the Netherlands|UK|"
     r"United Kingdom|USA|United States|Canada|Portugal|Brasil|Brazil|Belgium|Belgique|België|Austria|Österreich|"
     r"Switzerland|Schweiz|Suisse|Ireland|Australia|India)(?![\w])"
+)
+# A city in small letters after a street in small letters and a comma (not a small word that goes on the sentence).
+_SMALL_CITY = re.compile(
+    r",\s*(?:(?:new|san|los|las|santa|fort|saint|st)\s)?"
+    r"(?!(?:and|or|but|so|then|the|please|thanks|thank|near|next|which|where|with|for|from|to|that|this|it|its|"
+    r"i|we|you|he|she|they|just|also|not|right|left|opposite|behind|apt|unit|suite|flat)(?![a-z]))[a-z]{3,}(?![\w])"
 )
 _STATE_ZIP = re.compile(r",?\s+[A-Z]{2,3}\s+\d{4,5}(?:-\d{4})?(?![\w])")
 # A house number or PO box number: 1-5 digits standing alone ("12", "221B", "45a", "7-9").
@@ -582,4 +627,7 @@ def _address_at(text: str, m: re.Match[str]) -> Entity | None:
             break  # a postcode ends the address (or the country after it)
     if m.lastgroup == "box" and end == street_end:
         return None  # a PO box without a city is no address
+    if end == street_end and m.group().islower():
+        city = _SMALL_CITY.match(text, end)  # "55 maple st apt 2, columbus and ..."
+        end = city.end() if city is not None else end
     return Entity(ADDRESS, m.start(), end)

@@ -161,10 +161,13 @@ _SSN = re.compile(r"\d(?<![\w.-]\d)\d\d([- ])\d{2}\1\d{4}(?![\w-]|[.,]\d|\1\d)",
 _SSN_WORDS = ("ssn", "s.s.n", "ss#", "social security", "social-security", "social_security", "socialsecurity",
               "soc. sec", "soc sec",
               "social is", "social:",
-              "sozialversicherungsnummer")  # fmt: skip
+              "sozialversicherungsnummer", "seguro social")  # fmt: skip
 # With one of those words just before, any SSN shape counts, valid or not (an ITIN, a typo): the writer
 # says it is one.
-_SSN_ANY = re.compile(r"\d(?<![\w.-]\d)\d\d([- .\u2013]?)\d{2}\1\d{4}(?![\w-]|[.,]\d)")
+# (the writer's separators: none, a hyphen, an en or em dash, a space or a dot, a dash with spaces around it; not
+# always the same twice)
+_SSN_SEP = r"(?:\s?[-\u2013\u2014]\s?|[ .])?"
+_SSN_ANY = re.compile(rf"\d(?<![\w.-]\d)\d\d{_SSN_SEP}\d{{2}}{_SSN_SEP}\d{{4}}(?![\w-]|[.,]\d)")
 
 
 def may_hold_us_ssn(shape: Shape) -> bool:
@@ -312,11 +315,72 @@ def may_hold_ipv6(shape: Shape) -> bool:
     return b":" in shape.classes
 
 
+# Words near a dotted quad that say "a version, a section or an OID" ("Bumped ... from 1.4.2.0 to 1.4.3.1",
+# 'AssemblyVersion("1.2.3.4")', "Requirement 3.2.1.4", "id-at-commonName (2.5.4.3)"), and words that say "a
+# host" and win over them ("upgrade the host 10.2.3.4"). Any word holding "version" counts as the first kind.
+_VERSION_WORDS = frozenset(
+    {"version", "ver", "build", "release", "released", "rel", "patch", "upgrade", "upgraded", "downgrade",
+     "downgraded", "bump", "bumped", "changelog", "firmware", "driver", "plugin", "package", "pkg", "app", "apk",
+     "sdk", "library", "lib", "dependency", "requirement", "requirements", "req", "spec", "rfc", "section",
+     "clause", "annex", "appendix", "chapter", "paragraph", "oid", "arc", "asn",
+     "x509", "commonname", "id-at", "id-ce", "id-pe", "id-kp", "rolled", "rollback", "hotfix", "nightly",
+     "installer", "bios", "assembly", "nuget", "maven", "gradle", "npm", "pip", "pypi", "gem", "crate"}
+)  # fmt: skip
+_VERSION_WORDS_AFTER = frozenset(
+    {"ios", "android", "release", "build", "beta", "alpha", "rc", "changelog", "is out", "hotfix", "nightly"}
+)
+_HOST_WORDS = frozenset(
+    {"ip", "ips", "ipv4", "host", "hosts", "hostname", "server", "servers", "address", "addr", "adresse",
+     "adres", "dirección", "direccion", "gateway", "gw", "dns", "nameserver", "proxy", "ping", "pings", "ssh",
+     "telnet", "rdp", "connect", "connected", "connecting", "connection", "client", "remote", "src", "dst",
+     "source", "destination", "origin", "origen", "destino", "peer", "subnet", "route", "router", "firewall",
+     "whitelist", "allowlist", "blocklist", "blocked", "banned", "vpn", "lan", "wan", "nat", "listen",
+     "listening", "bind", "endpoint", "login", "logged", "request", "requests", "inet", "interface", "dhcp",
+     "lease", "tcp", "udp", "icmp", "port", "http", "https", "url", "broker", "database", "db", "machine",
+     "instance", "vm", "pod", "container", "cluster", "deployed", "box", "printer", "device", "camera", "laptop",
+     "agent", "runner", "worker", "reach", "reachable", "unreachable", "timeout", "refused", "resolves"}
+)  # fmt: skip
+_QUAD_CONTEXT_WORD = re.compile(r"[a-z0-9][a-z0-9_-]*")
+# a capitalised word after a small word (not at a sentence start: "Add 198.51.100.17 to ..."), right before the quad
+_PRODUCT_BEFORE = re.compile(r"(?<=[a-z,] )[A-Z][a-z]+[A-Za-z]* $")
+
+
+def _version_context(text: str, start: int, end: int) -> bool | None:
+    """What the words on the dotted quad's line say: True for a version/section/OID, False for a host, None for
+    neither."""
+    line_start = text.rfind("\n", max(0, start - 64), start) + 1
+    line_end = text.find("\n", end, end + 24)
+    before = text[max(line_start, start - 64) : start].lower()
+    after = text[end : line_end if line_end != -1 else end + 24].lower()
+    words_before = _QUAD_CONTEXT_WORD.findall(before)
+    words_after = _QUAD_CONTEXT_WORD.findall(after)[:3]
+    if after[:1] in (":", "/") and after[1:2].isdigit():
+        return False  # a port or a prefix length: 10.0.0.5:8080, 10.1.0.0/16
+    pieces = set(words_before) | set(words_after)
+    for word in words_before:  # "id-at-commonname", "src_ip": the parts too
+        pieces.update(re.split(r"[-_]", word))
+    if not pieces.isdisjoint(_HOST_WORDS):
+        return False
+    if before.rstrip().endswith(("==", ">=", "<=", "~=", "!=")) or any("version" in w for w in words_before):
+        return True
+    if not _VERSION_WORDS.isdisjoint(pieces) or not _VERSION_WORDS_AFTER.isdisjoint(words_after[:2]):
+        return True
+    if _PRODUCT_BEFORE.search(text, max(0, start - 32), start) is not None:
+        return True  # a name in the middle of a sentence, then the quad: "running Kibana 7.10.2.1"
+    return None
+
+
 def find_ipv4(text: str) -> list[Entity]:
     found: list[Entity] = []
+    version_line = -1  # the start of the line where a dotted quad was read as a version
     for m in _IPV4.finditer(text):
         word = _LAST_WORD.search(text, max(0, m.start() - 16), m.start())
         if word is not None and word.group(1).lower().strip(".") in _NOT_IP_WORDS:
+            continue
+        context = _version_context(text, m.start(), m.end())
+        line = text.rfind("\n", 0, m.start()) + 1
+        if context or (context is None and line == version_line):
+            version_line = line  # "from 1.4.2.0 to 1.4.3.1", "see 3.2.1.5": the next quad on the line too
             continue
         try:
             address = ipaddress.IPv4Address(m.group())

@@ -584,3 +584,37 @@ def test_adversarial_input_stays_fast(text: str) -> None:
     started = time.process_time()
     default_redactor().redact(text)
     assert time.process_time() - started < 5.0
+
+
+# --- round 5: context words around dotted quads, names in small letters after a cue --------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Bumped the library from 1.4.2.7 to 1.4.3.1.", None),  # a version word: both quads on the line
+        ("AssemblyFileVersion(\"2.1.7.12\")", None),
+        ("see requirement 3.2.1.4, then 3.2.1.5", None),
+        ("running Kibana 7.10.2.1 internally", None),
+        ("after the upgrade the host 10.20.4.7 is down", IP_ADDRESS),  # a host word wins over a version word
+        ("upgrade done; open 10.20.4.7:8443 in the browser", IP_ADDRESS),  # a port
+    ],
+)
+def test_dotted_quads_read_by_the_words_on_their_line(text: str, kind: str | None) -> None:
+    assert [k for k, _ in found(text)] == ([kind] if kind else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("hi, this is maria garcia from billing", ["maria garcia"]),
+        ("this is great day for a release", []),  # on the lists, but small words
+        ("ping ravi iyer about it", ["ravi iyer"]),
+        ("ping ravi about it", []),  # a weak cue needs a surname too
+        ("my name is ana maría lópez", ["ana maría lópez"]),
+        ("Best, Anna", ["Anna"]),
+        ("Signed, J. Okafor", ["J. Okafor"]),
+    ],
+)
+def test_names_in_small_letters_and_initials(text: str, names: list[str]) -> None:
+    assert [v for k, v in found(text) if k == PERSON] == names
