@@ -81,7 +81,9 @@ def fill_store(data_dir: Path, kafka_bootstrap: str, tmp_path: Path) -> None:
     assert summary["calls_stored"] > 0 and summary["alerts"], summary
     # calls whose attributes hold PII and whose texts the worker judges (every call sampled), through a worker on
     # the same store: redacted, counted per type, flagged; then the users' feedback and an evaluator's scores
-    settings = private_settings(kafka_bootstrap, tmp_path, quality_sample_rate=1.0, quality_model_sample_rate=1.0)
+    # (text capture on: PII in the answers is redacted and counted as such)
+    settings = private_settings(kafka_bootstrap, tmp_path, quality_sample_rate=1.0, quality_model_sample_rate=1.0,
+                                capture_text=True)  # fmt: skip
     assert settings.data_dir == data_dir  # tmp_path / "data"
     events = workload_events(300, seed=7)
     for i, event in enumerate(events):
