@@ -78,6 +78,22 @@ def binomial_upper_tail(errors: float, calls: float, p: float) -> float:
     return float(betainc(errors, calls - errors + 1.0, p))
 
 
+def binomial_upper_rate(calls: float, p: float, tail: float) -> float:
+    """The rate above which a window of ``calls`` is outside the band: the count x (continuous) at which
+    P(X >= x) for X ~ Binomial(calls, p) falls to ``tail``, over ``calls``. Exact where the normal
+    approximation is not (rare events in few calls: 2 refusals of 20 answers at a 1% rate are unusual, not
+    3 standard deviations out)."""
+    if calls <= 0:
+        return 1.0
+    lo, hi = 0.0, calls
+    if binomial_upper_tail(hi, calls, p) > tail:
+        return 1.0
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if binomial_upper_tail(mid, calls, p) > tail else (lo, mid)
+    return hi / calls
+
+
 class _Base:
     """What both tests share: warm-up, the previous window, flagged runs, the exponential weight."""
 
@@ -210,8 +226,8 @@ class RateTest(_Base):
         errors = round(value * calls)
         tail, _ = self._tails(ts_ms, errors, calls) if calls > 0 and not warming else (1.0, 0.0)
         flagged = not warming and tail < self.settings.tail_alert and self.direction in ("up", "both")
-        sd = math.sqrt(phi * p0 * (1 - p0) / max(calls, 1.0))
-        upper = max(p0 + Z_BAND * sd, self.settings.min_ratio * p0, p0 + self.settings.min_rate_increase)
+        band = binomial_upper_rate(max(calls, 1.0) / phi, p0, _upper_tail(Z_BAND))
+        upper = max(band, self.settings.min_ratio * p0, p0 + self.settings.min_rate_increase)
         if self._after(ts_ms, errors, calls, flagged) and calls > 0:
             self._learn(errors, calls)
         return Detection(

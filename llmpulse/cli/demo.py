@@ -21,7 +21,7 @@ from rich.table import Table
 
 from llmpulse.alerting.evaluator import read_alerts
 from llmpulse.cli.common import fail, settings_from
-from llmpulse.cli.demo_plan import REPEATS, check, describe, plan
+from llmpulse.cli.demo_plan import REPEATS, check, demo_settings, describe, plan
 from llmpulse.clickhouse import queries
 from llmpulse.kafka.config import producer_config
 from llmpulse.kafka.exceptions import KafkaError
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or DEFAULT_DIR / "data"
     if not args.keep and data_dir.exists():
         shutil.rmtree(data_dir)
-    settings = settings_from(args, data_dir=data_dir)
+    settings = demo_settings(settings_from(args, data_dir=data_dir))
     if settings.prices_file is None:  # the workload's self-hosted model is priced by the example file
         settings = settings.model_copy(update={"prices_file": example_prices()})
     settings = settings.model_copy(update={"alerts_file": args.alerts_config})  # None: the shipped defaults

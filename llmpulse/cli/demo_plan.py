@@ -17,12 +17,18 @@ from typing import Any
 from llmpulse.producers.incidents import describe, draw_incidents
 from llmpulse.producers.workload import Incident, Workload
 from llmpulse.schemas.alert import AlertEvent
+from llmpulse.settings import Settings
 
 REPEATS = 3
 TAIL_S = 8 * 60.0
 WINDOW_MS = 60_000
 FIRE_WITHIN_WINDOWS = 2  # an incident must alert within this many windows of its start ...
 RESOLVE_WITHIN_WINDOWS = 5  # ... and its alerts resolve within this many windows of its end
+
+#: The demo's apps have 10 to 50 calls a minute: its worker judges every answer (LLMPULSE_QUALITY_SAMPLE_RATE,
+#: a setting a team at that volume would choose too; a value in the environment wins). At a tenth of the
+#: answers, an app's refusals are too few a minute to tell from chance within two minutes.
+QUALITY_SAMPLE_RATE = 1.0
 
 #: which alerts answer which incident: kind, metrics (prefixes) and the dimension it hits
 MATCHES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -51,6 +57,13 @@ def plan(seed: int, *, incidents: bool = True, trace: Path | None = None, events
         last_s = base.span_ms(n) / 1000 - TAIL_S
         drawn = draw_incidents(base, n, seed, history_s, last_s)
     return DemoPlan(Workload(trace, seed=seed, incidents=drawn, texts=True), n, drawn, history_s)
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """``settings`` with the demo's quality sample rate, unless they set one (from the environment)."""
+    if "quality_sample_rate" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"quality_sample_rate": QUALITY_SAMPLE_RATE})
 
 
 def _matches(incident: dict[str, Any], alert: AlertEvent) -> bool:
@@ -101,4 +114,4 @@ def check(incidents: list[dict[str, Any]], alerts: list[AlertEvent]) -> dict[str
     return {"incidents": results, "other_alerts": others}
 
 
-__all__ = ["DemoPlan", "check", "describe", "plan"]
+__all__ = ["DemoPlan", "check", "demo_settings", "describe", "plan"]

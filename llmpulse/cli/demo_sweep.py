@@ -24,7 +24,7 @@ import orjson
 
 from llmpulse.alerting.config import AlertConfig, load_alert_config
 from llmpulse.alerting.evaluator import AlertEvaluator
-from llmpulse.cli.demo_plan import DemoPlan, check, describe, plan
+from llmpulse.cli.demo_plan import DemoPlan, check, demo_settings, describe, plan
 from llmpulse.clickhouse.chdb_store import ChdbStore
 from llmpulse.clickhouse.migrate import migrate
 from llmpulse.clickhouse.store import Store
@@ -65,7 +65,7 @@ class _Topic:
 def write_events(store: Store, demo: DemoPlan, start_ms: int) -> int:
     """The plan's calls, then their feedback, through the worker's sink code (NDJSON records of ``PER_RECORD``
     events). Feedback is attributed to its call by a lookup of the stored calls, as the worker does."""
-    settings = Settings(max_event_age_s=10**9, max_event_future_s=10**9)
+    settings = demo_settings(Settings(max_event_age_s=10**9, max_event_future_s=10**9))
     calls, feedback = _Topic(store, settings, CALL), _Topic(store, settings, FEEDBACK)
     written, given = 0, []
     workload = demo.workload
