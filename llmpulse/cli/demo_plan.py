@@ -17,11 +17,11 @@ from typing import Any
 from llmpulse.producers.incidents import describe, draw_incidents
 from llmpulse.producers.workload import Incident, Workload
 from llmpulse.schemas.alert import AlertEvent
+from llmpulse.schemas.rollup import WINDOW_MS
 from llmpulse.settings import Settings
 
 REPEATS = 3
 TAIL_S = 8 * 60.0
-WINDOW_MS = 60_000
 FIRE_WITHIN_WINDOWS = 2  # an incident must alert within this many windows of its start ...
 RESOLVE_WITHIN_WINDOWS = 5  # ... and its alerts resolve within this many windows of its end
 

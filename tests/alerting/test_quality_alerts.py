@@ -49,7 +49,8 @@ def quality_row(window_start_ms: int, *, app: str = "chat", model: str = "gpt-4o
 
 
 def write_quality(store: Store, rows: list[dict[str, Any]]) -> None:
-    columns: dict[str, pa.Array] = {"window_start": pa.array([r["window_start"] for r in rows], pa.timestamp("s", tz="UTC"))}
+    starts = pa.array([r["window_start"] for r in rows], pa.timestamp("s", tz="UTC"))
+    columns: dict[str, pa.Array] = {"window_start": starts}
     for name in ("provider", "model", "app", "team", "prompt_version"):
         columns[name] = pa.array([r[name] for r in rows], pa.string())
     for name in QUALITY_SUMS:
@@ -93,7 +94,8 @@ def test_one_reader_for_both_tables(store: Store) -> None:
     assert search["requests"] == 10 and "refusal_rate" not in search  # no quality rows: no quality values
     late = got[T0 + W][(("app", "feedback-only"),)]
     assert late == {"thumbs_down_share": 0.75, "thumbs": 4.0, "quality_sampled": 0.0, "models_sampled": 0.0,
-                    "quality_calls": 0.0, "refusal_rate": None, "toxic_rate": None, "response_pii_rate": None}  # fmt: skip
+                    "quality_calls": 0.0, "refusal_rate": None, "toxic_rate": None,
+                    "response_pii_rate": None}  # fmt: skip
     sql = series_sql("refusal_rate", BY_APP, (("app", "chat"),), T0, T0 + W)
     assert f"FROM {QUALITY_ROLLUPS}" in sql and "sum(calls) AS calls" in sql
     assert store.query(sql).rows[0][1] == pytest.approx(0.1)  # the alert's query runs as written
