@@ -10,7 +10,7 @@ import pytest
 
 from llmpulse.clickhouse.chdb_store import ChdbStore
 from llmpulse.clickhouse.exceptions import MigrationError
-from llmpulse.clickhouse.migrate import Schema, migrate
+from llmpulse.clickhouse.migrate import Schema, migrate, migration_files
 from llmpulse.clickhouse.retention import RULES, Retention, current_days
 from llmpulse.settings import Settings
 
@@ -87,6 +87,8 @@ def test_ttls_take_effect_and_change_on_remigrate(chdb_dir: Path) -> None:
         shorter = Settings(ttl_calls_days=5, ttl_rollups_days=0, ttl_alerts_days=40)
         changes = migrate(store, shorter)
         assert changes == ["ttl llm_call_rollups_1m: 20 days -> kept", "ttl llm_calls: 10 days -> 5 days",
+                           "ttl llm_evaluation_rollups_1m: 20 days -> kept", "ttl llm_evaluations: 10 days -> 5 days",
+                           "ttl llm_feedback: 10 days -> 5 days", "ttl llm_quality_rollups_1m: 20 days -> kept",
                            "ttl llm_user_cost_1d: 20 days -> kept"]  # fmt: skip
         assert ages_left(store, "llm_calls") == [0, 3]
         insert_aged(store, "llm_call_rollups_1m", [100])
@@ -140,9 +142,10 @@ def test_reapply_creates_what_is_missing(chdb_dir: Path) -> None:
         store.command("DROP TABLE llm_sink_chunks")
         assert migrate(store, Settings()) == []  # the ledger says everything is applied
         assert store.query("EXISTS TABLE llm_sink_chunks").scalar() == 0
-        assert migrate(store, Settings(), reapply=True) == ["0001_core.sql", "0002_alerts.sql"]
+        shipped = [name for _, name, _ in migration_files()]
+        assert migrate(store, Settings(), reapply=True) == shipped
         assert store.query("EXISTS TABLE llm_sink_chunks").scalar() == 1
-        assert store.query("SELECT count() FROM llmpulse_migrations FINAL").scalar() == 2
+        assert store.query("SELECT count() FROM llmpulse_migrations FINAL").scalar() == len(shipped)
     finally:
         store.close()
 
@@ -154,10 +157,12 @@ def test_the_migrate_command_applies_and_reports_ttl_changes(tmp_path: Path, mon
     data = str(tmp_path / "data")
     monkeypatch.setenv("LLMPULSE_TTL_CALLS_DAYS", "5")
     assert main(["migrate", "--data-dir", data]) == 0
-    assert "applied 0001_core.sql, 0002_alerts.sql" in capsys.readouterr().out
+    assert f"applied {', '.join(name for _, name, _ in migration_files())}" in capsys.readouterr().out
     monkeypatch.setenv("LLMPULSE_TTL_CALLS_DAYS", "7")
     monkeypatch.setenv("LLMPULSE_TTL_TEXT_DAYS", "")  # compose passes unset variables as empty strings
     assert main(["migrate", "--data-dir", data]) == 0
-    assert capsys.readouterr().out.strip().endswith("applied ttl llm_calls: 5 days -> 7 days")
+    assert capsys.readouterr().out.strip().endswith(
+        "applied ttl llm_calls: 5 days -> 7 days, ttl llm_evaluations: 5 days -> 7 days, "
+        "ttl llm_feedback: 5 days -> 7 days")
     assert main(["migrate", "--data-dir", data]) == 0
     assert capsys.readouterr().out.strip().endswith("schema up to date")
