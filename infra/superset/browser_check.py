@@ -93,6 +93,12 @@ def check(url: str, user: str, password: str, out: Path, chromium: str | None, t
                 page.wait_for_timeout(500)
             page.wait_for_load_state("networkidle")
             page.evaluate("window.scrollTo(0, 0)")
+            # on a loaded machine the grid can still be empty here although every chart's data came back:
+            # wait until each chart's holder is on the page before the screenshot
+            page.wait_for_function(
+                "n => document.querySelectorAll('[data-test=\"dashboard-component-chart-holder\"]').length >= n",
+                arg=len(expected), timeout=timeout_s * 1000,
+            )
             page.wait_for_timeout(2500)  # let the charts draw (ECharts animates)
             page.screenshot(path=str(out / f"{slug}.png"), full_page=True)
             page.remove_listener("response", on_response)
