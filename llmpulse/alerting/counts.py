@@ -13,6 +13,8 @@ LLM applications really have (tens of calls a minute per model) and get sharper 
   residual of normal windows, at least 1) scales the counts down before the tail is taken.
 - ``LevelTest`` (latency percentiles, per-call means, and volumes such as spend relative to the traffic):
   the log of the value is Normal(mu, k / n) around the series' own level mu, n being the window's calls
+  (a percentile of a window with few calls beyond it: an exact binomial count of the calls above it, see
+  the class)
   (or, for a volume, the calls of all traffic in the window: spend per call of the whole system, so a
   burst of ordinary traffic is not a spend anomaly). k, the per-call dispersion, is learned from normal
   windows as the mean of n * (log value - mu)^2.
@@ -36,14 +38,16 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
-from scipy.special import betainc
+from scipy.special import betainc, ndtri
 
 from llmpulse.alerting.detectors import Detection
 
 Direction = Literal["up", "down", "both"]
 POOLED = 3  # evidence is also pooled over the last 2 and 3 windows (an incident builds up over minutes)
 PAIR_GAP_MS = 180_000  # an earlier window is pooled if it started at most this long before the next one
-TAIL_CALLS = 8  # a percentile is judged only in windows where at least 8 calls lie beyond it
+TAIL_CALLS = 3  # a percentile is judged only in windows where at least 3 calls lie beyond it ...
+NORMAL_TAIL_CALLS = 8  # ... by the normal approximation from 8 calls beyond it, below by the exact count test
+FEW_POOLED = 2  # which judges the window only together with the one before (one minute of a few calls is not enough)
 Z_BAND = 3.0  # the "normal band" reported with an alert (and kept while it is open) is level +/- 3 sd
 _SQRT2 = math.sqrt(2.0)
 _TINY = 1e-12
@@ -247,12 +251,27 @@ class LevelTest(_Base):
     An optional covariate (for latency: the log of the window's output tokens per call) explains part of
     the level: a minute of long generations is slow for a reason. The level is then a regression on it,
     learned from normal windows (exponentially weighted means, variance and covariance; the slope kept
-    within [0, 1]), and the window is judged by what the covariate does not explain."""
+    within [0, 1]), and the window is judged by what the covariate does not explain.
 
-    def __init__(self, settings: CountSettings | None = None, direction: Direction = "up") -> None:
+    A percentile (``quantile`` set) of a window with fewer than ``NORMAL_TAIL_CALLS`` calls beyond it is
+    judged by an exact count instead (``_count_z``): the calls at or above the window's percentile are
+    Binomial(calls, share of the model's calls above that value), the share read from the level and the
+    calls' spread k implies. A model with a few calls a minute is judged every minute, not only in its
+    busier ones."""
+
+    quantile: float | None = None  # class defaults: a state pickled before these existed reads them
+    few_windows = 0
+    few_var = 0.0
+
+    def __init__(
+        self, settings: CountSettings | None = None, direction: Direction = "up", quantile: float | None = None
+    ) -> None:
         super().__init__(settings, direction)
+        self.quantile = quantile  # the value is this percentile of the window's calls (None: not one)
         self.level = 0.0  # mean log value of normal windows
         self.per_call_var = 0.0  # k: mean of calls * (log value - expected)^2
+        self.few_windows = 0  # normal windows of a percentile of few calls (``_few``) learned
+        self.few_var = 0.0  # k of those windows alone (their calls' spread shows in it, not in busy windows')
         self.covariate_mean = 0.0
         self.covariate_var = 0.0
         self.covariance = 0.0
@@ -276,6 +295,8 @@ class LevelTest(_Base):
         sign = {"up": 1.0, "down": -1.0, "both": 1.0 if residual >= 0 else -1.0}[self.direction]
         if sign * residual < math.log(self.settings.min_ratio):
             return 0.0
+        if self._few(calls):
+            return self._count_z(ts_ms, residual, calls) if sign > 0 else 0.0
         best = sign * residual / self._sd(calls)
         total, weighted = calls, residual * calls
         for prev_residual, prev_calls in self._recent(ts_ms):
@@ -283,6 +304,58 @@ class LevelTest(_Base):
             weighted += prev_residual * prev_calls
             best = max(best, sign * (weighted / total) / self._sd(total))
         return best
+
+    def _few(self, calls: float) -> bool:
+        """A percentile of too few calls for the normal approximation (fewer than NORMAL_TAIL_CALLS beyond it)."""
+        q = self.quantile
+        return q is not None and calls * min(q, 1.0 - q) < NORMAL_TAIL_CALLS
+
+    def _sigma(self) -> tuple[float, float]:
+        """(z of the percentile, per-call spread of log values) for the exact count test."""
+        q = self.quantile
+        assert q is not None
+        z_q = float(ndtri(q))
+        density = math.exp(-0.5 * z_q * z_q) / math.sqrt(2.0 * math.pi)
+        k = max(self.per_call_var, self.few_var)
+        return z_q, max(math.sqrt(k / (q * (1.0 - q))) * density, self._min_sd)
+
+    def _count_band(self, calls: float) -> float:
+        """How far above the level a percentile of ``calls`` (few) may lie before the exact count test puts
+        the window alone beyond Z_BAND standard deviations."""
+        q = self.quantile
+        assert q is not None
+        z_q, sigma = self._sigma()
+        above = calls - math.floor(q * calls + 1e-9)
+        tail = _upper_tail(Z_BAND)
+        lo, hi = 0.0, 1.0  # the share of calls above the value at which the count's tail is ``tail``
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if binomial_upper_tail(above, calls, mid) < tail else (lo, mid)
+        return max(sigma * (-float(ndtri(hi)) - z_q), 0.0)
+
+    def _count_z(self, ts_ms: int, residual: float, calls: float) -> float:
+        """The exact test of a percentile of few calls, as a z: a window's q-percentile v of n calls has
+        n - floor(q n) calls at or above it, each above v with the baseline's share s(v) (calls' log latency
+        normal around the level, their spread sigma derived from k: a q-percentile of n calls has variance
+        q (1 - q) sigma^2 / (n phi(z_q)^2)). The count is Binomial(n, s(v)); windows pooled with the one or
+        two before count their calls above the lowest of their percentiles."""
+        q = self.quantile
+        assert q is not None
+        z_q, sigma = self._sigma()
+        best_tail = 1.0
+        low, above, total = residual, 0.0, 0.0
+        pool = [(residual, calls), *self._recent(ts_ms)]
+        for i, (value_residual, n) in enumerate(pool):
+            low = min(low, value_residual)
+            above += n - math.floor(q * n + 1e-9)
+            total += n
+            if low < math.log(self.settings.min_ratio):
+                break
+            if i < FEW_POOLED - 1:
+                continue
+            share = _upper_tail(low / sigma + z_q)
+            best_tail = min(best_tail, binomial_upper_tail(above, total, share))
+        return max(float(-ndtri(max(best_tail, 1e-300))), 0.0)
 
     def score_one(self, ts_ms: int, value: float, calls: float = 1.0, covariate: float | None = None) -> float:
         if self.warming_up or value <= 0 or calls <= 0:
@@ -301,6 +374,10 @@ class LevelTest(_Base):
         x = 0.0 if covariate is None else covariate
         predicted = self.expected_log(covariate)
         residual = logv - predicted
+        if self._few(calls) and self.windows > 1:
+            self.few_windows += 1
+            w_few = max(1.0 / self.few_windows, 1.0 / self.settings.horizon)
+            self.few_var += w_few * (calls * residual * residual - self.few_var)
         if self.windows >= self.settings.warmup_windows:
             limit = 4.0 * self._sd(calls)
             residual = max(-limit, min(limit, residual))
@@ -325,6 +402,8 @@ class LevelTest(_Base):
         z = self._z(ts_ms, logv - center, calls) if not warming else 0.0
         flagged = not warming and z >= self.settings.z_alert
         half = max(Z_BAND * self._sd(calls), math.log(self.settings.min_ratio))
+        if self._few(calls):
+            half = max(half, self._count_band(calls))
         known = self.windows > 0
         direction = None
         if flagged:

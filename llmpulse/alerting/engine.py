@@ -399,7 +399,7 @@ class AlertEngine:
             if rule.detector == "rate":
                 detector = RateTest(self._count_settings(rule), rule.direction, METRICS[metric].typical_rate)
             elif rule.detector == "level":
-                detector = LevelTest(self._count_settings(rule), rule.direction)
+                detector = LevelTest(self._count_settings(rule), rule.direction, METRICS[metric].quantile)
             else:
                 detector = make_detector(rule.detector, self._detector_config(rule), _seed_for(self.state.seed, key))
             slot = self.state.detectors[key] = DetectorSlot(detector)

@@ -9,7 +9,14 @@ import pytest
 from scipy import stats
 
 from llmpulse.alerting.config import AlertConfigError, default_config, parse_alert_config
-from llmpulse.alerting.counts import TAIL_CALLS, CountSettings, LevelTest, RateTest, binomial_upper_tail
+from llmpulse.alerting.counts import (
+    NORMAL_TAIL_CALLS,
+    TAIL_CALLS,
+    CountSettings,
+    LevelTest,
+    RateTest,
+    binomial_upper_tail,
+)
 from llmpulse.alerting.engine import AlertEngine
 from llmpulse.alerting.metrics import METRICS, SeriesSpec, WindowMetrics
 
@@ -92,7 +99,7 @@ def test_percentiles_need_calls_beyond_them() -> None:
     assert METRICS["latency_p95_ms"].min_calls(TAIL_CALLS) == 20 * TAIL_CALLS
 
 
-BUSY = 20.0 * TAIL_CALLS + 40.0  # calls in a window whose p95 is judged
+BUSY = 20.0 * NORMAL_TAIL_CALLS + 40.0  # calls in a window whose p95 is judged (by the normal approximation)
 
 
 def _window(i: int, p95: float, calls: float) -> WindowMetrics:
@@ -107,7 +114,7 @@ def test_a_p95_of_few_calls_is_not_judged_by_the_default_rules() -> None:
     for i in range(40):
         wm = _window(i, 2000.0 * float(np.exp(rng.normal(0, 0.05))), BUSY)
         assert engine.on_window(wm.window_start_ms, wm.window_end_ms, wm) == []
-    few = _window(40, 60_000.0, 40.0)  # two timeouts among 40 calls are their p95
+    few = _window(40, 60_000.0, 20.0 * TAIL_CALLS - 1)  # a few timeouts among them are their p95
     assert engine.on_window(few.window_start_ms, few.window_end_ms, few) == []
     many = _window(41, 60_000.0, BUSY)
     events = engine.on_window(many.window_start_ms, many.window_end_ms, many)
@@ -121,3 +128,30 @@ def test_rules_check_their_detector_and_metrics() -> None:
     with pytest.raises(AlertConfigError, match="min_ratio applies"):
         parse_alert_config('[[anomaly.rule]]\nname = "x"\nmetrics = ["cost_usd"]\nmin_ratio = 2.0\n')
 
+
+
+def learned_median_test(rng: np.random.Generator, calls: tuple[int, int], windows: int = 120) -> LevelTest:
+    """A p50 series of a model with few calls a minute: calls' latencies log-normal (sigma 0.6) around 2 s."""
+    test = LevelTest(quantile=0.5)
+    for i in range(windows):
+        n = int(rng.integers(*calls))
+        test.learn_one(T0 + i * W, float(np.median(2000.0 * np.exp(rng.normal(0, 0.6, n)))), n)
+    return test
+
+
+def test_a_median_of_few_calls_is_judged_by_an_exact_count() -> None:
+    rng = np.random.default_rng(6)
+    test = learned_median_test(rng, (5, 12))
+    assert not test.warming_up
+    # hours of ordinary minutes of 5 to 11 calls: none flagged
+    flagged = 0
+    for i in range(120, 1320):
+        n = int(rng.integers(5, 12))
+        flagged += test.update(T0 + i * W, float(np.median(2000.0 * np.exp(rng.normal(0, 0.6, n)))), n).anomalous
+    assert flagged == 0
+    # four times slower, 6 calls a minute: one minute alone is not enough, the second one is
+    slow = [test.update(T0 + (1320 + i) * W, 8000.0 * float(np.exp(rng.normal(0, 0.1))), 6) for i in range(2)]
+    assert [d.anomalous for d in slow] == [False, True]
+    assert slow[1].upper is not None and slow[1].upper < 8000.0
+    # the normal approximation takes over from NORMAL_TAIL_CALLS calls beyond the median
+    assert test._few(2 * NORMAL_TAIL_CALLS - 1) and not test._few(2 * NORMAL_TAIL_CALLS)
