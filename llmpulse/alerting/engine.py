@@ -19,14 +19,15 @@ from llmpulse.alerting.budgets import BudgetTracker, spend_specs
 from llmpulse.alerting.config import AlertConfig, AnomalyRule, ThresholdRule
 from llmpulse.alerting.counts import TAIL_CALLS, CountSettings, LevelTest, RateTest
 from llmpulse.alerting.detectors import Detection, DetectorConfig, SeriesDetector, make_detector
-from llmpulse.alerting.exceptions import AlertingError
+from llmpulse.alerting.exceptions import AlertingError, StateFormatError
 from llmpulse.alerting.lifecycle import Lifecycle, LifecyclePolicy, Signal, dedup_key
 from llmpulse.alerting.metrics import METRICS, Dims, Needs, SeriesSpec, Values, WindowMetrics
 from llmpulse.alerting.rules import SeriesRef, build_event, detection_signal, threshold_signal
 from llmpulse.schemas.alert import AlertEvent, AlertKind
 
 Clock = Callable[[], int]
-STATE_FORMAT = 1
+#: 2: the level test knows its metric's quantile (a state of format 1 is learned anew from history)
+STATE_FORMAT = 2
 
 
 def system_clock() -> int:
@@ -136,7 +137,7 @@ class AlertEngine:
         except Exception as exc:
             raise AlertingError(f"cannot read the alert engine state: {exc}") from exc
         if fmt != STATE_FORMAT or not isinstance(state, EngineState):
-            raise AlertingError(f"alert engine state has format {fmt!r}; this version reads {STATE_FORMAT}")
+            raise StateFormatError(f"alert engine state has format {fmt!r}; this version reads {STATE_FORMAT}")
         engine = cls(config, state.seed, clock)
         engine.state = state
         return engine

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from llmpulse.alerting.config import AlertConfig
 from llmpulse.alerting.engine import AlertEngine, Clock, history_needs, needs
-from llmpulse.alerting.exceptions import EvaluatorError
+from llmpulse.alerting.exceptions import EvaluatorError, StateFormatError
 from llmpulse.alerting.metrics import WINDOW_MS, WindowMetrics
 from llmpulse.alerting.series import earliest_window_ms, read_series, read_windows
 from llmpulse.clickhouse.store import Store
@@ -153,6 +153,9 @@ class AlertEvaluator:
         try:
             blob = base64.b64decode(rows[0][0])
             return AlertEngine.from_state(blob, self.config, clock=clock)
+        except StateFormatError as exc:  # an upgrade: learn the detectors anew from the stored history
+            log.warning("alert evaluator %r: %s; starting afresh (warm start from the stored rollups)", self.name, exc)
+            return AlertEngine(self.config, seed=seed, clock=clock)
         except Exception as exc:
             raise EvaluatorError(
                 f"alert evaluator {self.name!r}: cannot restore its saved state: {exc}"

@@ -15,3 +15,7 @@ class RoutingConfigError(AlertConfigError):
 
 class EvaluatorError(AlertingError):
     """The evaluator cannot continue (e.g. its saved state cannot be read)."""
+
+
+class StateFormatError(AlertingError):
+    """Saved alert engine state written by another version of llmpulse (its detectors are learned anew)."""

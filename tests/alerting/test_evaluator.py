@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from llmpulse.alerting.config import default_config, parse_alert_config
@@ -232,3 +233,29 @@ def test_default_config_on_the_store(store: Store) -> None:
         (25, "error-rate", "resolved", "gpt-4o"),
         (25, "error-rate", "resolved", "openai"),
     ]
+
+
+def test_state_saved_by_another_version_is_learned_anew(store: Store) -> None:
+    """After an upgrade that changes the engine's state format, the evaluator starts afresh (and warm-starts
+    from the stored rollups) instead of failing every tick."""
+    import pickle
+    import zlib
+
+    from llmpulse.alerting.engine import STATE_FORMAT, AlertEngine
+    from llmpulse.alerting.exceptions import StateFormatError
+
+    write_rollups(store, scenario_rows())
+    AlertEvaluator(store, CONFIG, lookback_ms=None).tick(T0 + 7 * W)
+    old = zlib.compress(pickle.dumps((STATE_FORMAT - 1, AlertEvaluator(store, CONFIG).engine.state), protocol=5))
+    with pytest.raises(StateFormatError):
+        AlertEngine.from_state(old, CONFIG)
+    store.command("TRUNCATE TABLE llm_alert_state")
+    store.insert("llm_alert_state", pa.table({
+        "evaluator": ["default"], "last_window_start": pa.array([T0 + 6 * W], pa.timestamp("ms", tz="UTC")),
+        "state": pa.array([old], pa.binary()), "state_bytes": pa.array([len(old)], pa.uint64()),
+    }))  # fmt: skip
+    seen: list[AlertEvent] = []
+    evaluator = AlertEvaluator(store, CONFIG, emit=seen.extend, lookback_ms=None)
+    assert evaluator.engine.last_window_start_ms is None  # afresh
+    evaluator.tick(T0 + N_WINDOWS * W)
+    assert summary(sorted_by_window(seen)) == EXPECTED
