@@ -113,13 +113,19 @@ def items(parent: Mapping[str, Any], key: str) -> Iterator[Mapping[str, Any]]:
         yield item
 
 
-def from_json(body: bytes) -> list[Span]:
+def json_request(body: bytes, name: str) -> Mapping[str, Any]:
+    """An OTLP/JSON export request's body as an object (``name``: its message type, for the error)."""
     try:
         request = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise PayloadError(f"not JSON: {exc}") from exc
     if not isinstance(request, Mapping):
-        raise PayloadError("an ExportTraceServiceRequest is a JSON object")
+        raise PayloadError(f"an {name} is a JSON object")
+    return request
+
+
+def from_json(body: bytes) -> list[Span]:
+    request = json_request(body, "ExportTraceServiceRequest")
     spans: list[Span] = []
     try:
         for resource_spans in items(request, "resourceSpans"):

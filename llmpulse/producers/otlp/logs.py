@@ -9,11 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from llmpulse.producers.otlp.decode import PayloadError, items, json_kv, kv
+from llmpulse.producers.otlp.decode import PayloadError, items, json_kv, json_request, kv
 
 EVENT_NAME_ATTRIBUTE = "event.name"
 
@@ -60,12 +59,7 @@ def from_protobuf(body: bytes) -> list[LogRecord]:
 
 
 def from_json(body: bytes) -> list[LogRecord]:
-    try:
-        request = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"not JSON: {exc}") from exc
-    if not isinstance(request, Mapping):
-        raise PayloadError("an ExportLogsServiceRequest is a JSON object")
+    request = json_request(body, "ExportLogsServiceRequest")
     records: list[LogRecord] = []
     try:
         for resource_logs in items(request, "resourceLogs"):
