@@ -70,6 +70,9 @@ def create_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.Ap
     async def evaluate_alerts() -> None:
         await runtime.run_alerts()
 
+    def generation() -> int:
+        return int(app.consumer_generation_id)
+
     def agent_for(topic_name: str, name: str) -> None:
         """One agent per event kind's topic; each hands its batches to the same runtime."""
         topic = app.topic(topic_name, value_serializer="raw", key_serializer="raw")
@@ -77,7 +80,7 @@ def create_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.Ap
         async def process(stream: faust.StreamT) -> None:
             batches = stream.take_events(settings.batch_max_records, within=settings.batch_within_s)  # type: ignore[attr-defined]
             async for events in batches:
-                await runtime.handle(topic_name, events, stream.ack, send_dead)
+                await runtime.handle(topic_name, events, stream.ack, send_dead, generation)
 
         app.agent(topic, name=name)(process)
 

@@ -41,6 +41,7 @@ class Chunk(Generic[T]):
 class _PartitionState(Generic[T]):
     planned: list[tuple[int, int]]  # recorded ranges not yet rewritten, in order
     held: list[T] = field(default_factory=list)
+    next_offset: int = -1  # one past the newest record added (-1: none yet)
 
 
 class ChunkPlanner(Generic[T]):
@@ -60,6 +61,13 @@ class ChunkPlanner(Generic[T]):
         """Begin (or begin again, after an assignment) with the ranges recorded for this partition."""
         self._parts[partition] = _PartitionState(planned=sorted(recorded))
 
+    def rewound(self, partition: int, first_offset: int) -> bool:
+        """Records of a known partition start before what it already read: the consumer was sought back (a
+        rebalance whose first records were still the old assignment's). The plan must be made again from there,
+        or records already written under one token would be cut into another."""
+        state = self._parts.get(partition)
+        return state is not None and first_offset < state.next_offset
+
     def forget(self, partition: int) -> list[T]:
         """The partition was revoked: drop its state; returns the records that were held."""
         state = self._parts.pop(partition, None)
@@ -73,6 +81,8 @@ class ChunkPlanner(Generic[T]):
         state = self._parts[partition]
         pending = [*state.held, *items]
         state.held = []
+        if pending:
+            state.next_offset = max(state.next_offset, pending[-1].offset + 1)
         chunks: list[Chunk[T]] = []
         while pending:
             first = pending[0].offset

@@ -164,27 +164,44 @@ class Runtime:
         events: Sequence[Any],
         ack: Callable[[Any], Awaitable[Any]],
         send_dead: Callable[[list[bytes]], Awaitable[Any]],
+        generation: Callable[[], int] | None = None,
     ) -> None:
         """One stream batch of one topic: cut chunks and prepare them; their writes finish in the background
-        (at most two at a time), and only then are their dead letters sent and their records acknowledged."""
+        (at most two at a time), and only then are their dead letters sent and their records acknowledged.
+
+        ``generation`` gives the consumer group generation: records fetched before the latest rebalance (a
+        batch gathers records over time) are skipped unacknowledged, like Faust's own iteration does, since
+        their partition may belong to another worker now; they come again from the committed offset."""
         sink = self.sinks.get(topic)
         if sink is None:
             raise RuntimeError(f"runtime not opened, or {topic!r} carries no registered event kind")
         planner = self.planners[topic]
+        current = generation() if generation is not None else None
         by_partition: dict[int, list[FaustRecord]] = defaultdict(list)
+        stale = 0
         for ev in events:
             msg = ev.message
             # Acknowledge only what is stored: take_events acks the whole batch when it moves on, even
             # after an exception, so each record holds one more reference until its chunk is written.
             msg.incref()
+            if current is not None and getattr(msg, "generation_id", current) != current:
+                stale += 1
+                continue
             by_partition[msg.partition].append(
                 FaustRecord(msg.partition, msg.offset, int(msg.timestamp * 1000), msg.value, ev)
             )
+        if stale:
+            log.info("%d record(s) fetched before the last rebalance skipped: they are read again from the "
+                     "committed offset", stale)  # fmt: skip
         if self._stopping:  # leaving the group: these records stay unacknowledged for the next owner
             return
         ready = []
         for partition, recs in by_partition.items():
             recs.sort(key=lambda r: r.offset)
+            if planner.rewound(partition, recs[0].offset):
+                log.info("partition %d: read again from offset %d (the consumer was sought back): re-planning",
+                         partition, recs[0].offset)  # fmt: skip
+                planner.forget(partition)
             if not planner.knows(partition):
                 # (Re)started after a rebalance: this worker's own writes still in flight may cover these records;
                 # their ranges must be recorded before the re-cut, or the same records get a second token.
@@ -202,7 +219,8 @@ class Runtime:
         prepared = [await self.run(sink.prepare, chunk, pool=self._prepare_pool) for chunk in ready]
         busy = time.monotonic() - started
         await self._slots.acquire()
-        if self._stopping:
+        if self._stopping or (generation is not None and generation() != current):
+            # stopping, or a rebalance began while this batch was prepared: it is not written (nor acknowledged)
             self._slots.release()
             return
         task = asyncio.create_task(self._finish(sink, prepared, busy, ack, send_dead))

@@ -36,9 +36,9 @@ def assert_rollups_match(store: Store) -> None:
                       "sum(cache_read_tokens), sum(cost_usd) FROM llm_calls").rows[0]  # fmt: skip
     rolled = store.query("SELECT sum(requests), sum(errors), sum(input_tokens), sum(output_tokens), "
                          "sum(cache_read_tokens), sum(cost_usd) FROM llm_call_rollups_1m").rows[0]  # fmt: skip
-    assert [str(x) for x in raw] == [str(x) for x in rolled]
+    assert [str(x) for x in raw] == [str(x) for x in rolled], f"llm_calls {raw} != llm_call_rollups_1m {rolled}"
     users = store.query("SELECT sum(requests), sum(cost_usd) FROM llm_user_cost_1d").rows[0]
-    assert [str(x) for x in users] == [str(raw[0]), str(raw[5])]
+    assert [str(x) for x in users] == [str(raw[0]), str(raw[5])], f"llm_user_cost_1d {users} != llm_calls {raw}"
     mismatched = store.query(f"""
         SELECT count() FROM
           (SELECT window_start, provider, model, app, team, sum(requests) AS n, sum(errors) AS e,
