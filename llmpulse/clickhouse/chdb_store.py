@@ -8,12 +8,16 @@ ClickHouse HTTP endpoint (``llmpulse.clickhouse.http``).
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from llmpulse.clickhouse.dedup_repair import repair_store
 from llmpulse.clickhouse.exceptions import StoreError, StoreUnavailable
 from llmpulse.clickhouse.store import DATABASE, QueryResult, Store, check_ident, check_token
 
@@ -27,6 +31,55 @@ def _pylist(column: pa.ChunkedArray) -> list[Any]:
         return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in raw]
 
 
+log = logging.getLogger(__name__)
+
+LOCK_FILE = ".llmpulse-owner.lock"
+_owned: dict[Path, list[int]] = {}  # data dir -> [lock file descriptor, stores open on it in this process]
+_owned_lock = threading.Lock()
+
+
+def _busy(data_dir: Path, exc: object) -> StoreUnavailable:
+    return StoreUnavailable(
+        f"cannot open the embedded ClickHouse data directory {data_dir}: {exc}. "
+        "Only one process can open it at a time: stop the other llmpulse process, or reach the store "
+        "through its ClickHouse HTTP endpoint."
+    )
+
+
+def take_ownership(data_dir: Path) -> None:
+    """Lock ``data_dir`` for this process; the first time, repair what a killed owner left (``dedup_repair``)."""
+    with _owned_lock:
+        if data_dir in _owned:
+            _owned[data_dir][1] += 1
+            return
+        fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            raise _busy(data_dir, "another process holds it") from exc
+        try:
+            dropped = repair_store(data_dir)
+        except OSError as exc:  # unreadable logs: leave them to ClickHouse, which reports what it cannot load
+            log.warning("embedded store %s: could not check its deduplication logs: %s", data_dir, exc)
+            dropped = []
+        if dropped:
+            log.warning("embedded store %s: %d block(s) recorded by a process killed mid-insert were never "
+                        "stored; forgotten, so their replays write them", data_dir, len(dropped))  # fmt: skip
+        _owned[data_dir] = [fd, 1]
+
+
+def release_ownership(data_dir: Path) -> None:
+    with _owned_lock:
+        held = _owned.get(data_dir)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            del _owned[data_dir]
+            os.close(held[0])  # releases the lock
+
+
 def open_session(data_dir: Path) -> Any:
     """A new chdb session (connection) on ``data_dir``; sessions of one process share the engine."""
     from chdb import session
@@ -34,11 +87,7 @@ def open_session(data_dir: Path) -> Any:
     try:
         return session.Session(str(data_dir))
     except Exception as exc:  # chdb raises a bare RuntimeError when another process holds the dir
-        raise StoreUnavailable(
-            f"cannot open the embedded ClickHouse data directory {data_dir}: {exc}. "
-            "Only one process can open it at a time: stop the other llmpulse process, or reach the store "
-            "through its ClickHouse HTTP endpoint."
-        ) from exc
+        raise _busy(data_dir, exc) from exc
 
 
 def pick_database(session: Any) -> str:
@@ -60,7 +109,13 @@ class ChdbStore(Store):
         self.data_dir = Path(data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._session = open_session(self.data_dir)
+        take_ownership(self.data_dir)
+        self._owner = True
+        try:
+            self._session = open_session(self.data_dir)
+        except BaseException:
+            release_ownership(self.data_dir)
+            raise
         try:
             self.database = pick_database(self._session)
             self._session.query(f"USE {self.database}", "TSV")
@@ -123,5 +178,9 @@ class ChdbStore(Store):
         return int(result.rows_written), int(result.bytes_written)
 
     def close(self) -> None:
-        with self._lock, contextlib.suppress(Exception):  # closing twice is harmless
-            self._session.close()
+        with self._lock:
+            with contextlib.suppress(Exception):  # closing twice is harmless
+                self._session.close()
+            if self._owner:
+                self._owner = False
+                release_ownership(self.data_dir)
