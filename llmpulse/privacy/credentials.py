@@ -297,22 +297,24 @@ def _url_passwords(text: str) -> list[Entity]:
     return [Entity(SECRET, m.start(1), m.end(1)) for m in urls]
 
 
-#: (finder, gate): a finder runs only when its gate says a match is possible (``llmpulse.privacy.shape``).
+#: (finder, gate, needs): a finder runs only when its gate says a match is possible (``llmpulse.privacy.shape``)
+#: or, where the text was scanned by ``llmpulse.privacy.prefilter``, when one of the patterns it ``needs`` is there.
 #: A provider prefix has "-" or "_", or starts with four capitals ("AKIA") or "AIza"; an AWS secret key is a
 #: 40-character base64 run (so also a token of 40 characters or more).
-SECRET_FINDERS: tuple[tuple[Callable[[str], list[Entity]], Callable[[Shape], bool]], ...] = (
-    (_provider_keys, lambda shape: shape.has(b"-", b"_", b"AAAA", b"AAaa")),
-    (_aws_secret_keys, lambda shape: shape.base64_run(40)),
-    (_bearer_tokens, lambda shape: "earer" in shape.text),
-    (_basic_auth, lambda shape: "asic" in shape.text),
-    (_jwts, lambda shape: "eyJ" in shape.text),
-    (_private_keys, lambda shape: "-----BEGIN" in shape.text),
-    (_named_secrets, lambda shape: True),
-    (_cli_secrets, lambda shape: " -p" in shape.text or " -u" in shape.text or "--" in shape.text),
-    (_url_passwords, lambda shape: "://" in shape.text),
+SECRET_FINDERS: tuple[tuple[Callable[[str], list[Entity]], Callable[[Shape], bool], tuple[str, ...]], ...] = (
+    (_provider_keys, lambda shape: shape.has(b"-", b"_", b"AAAA", b"AAaa"), ("provider_key",)),
+    (_aws_secret_keys, lambda shape: shape.base64_run(40), ("aws_secret",)),
+    (_bearer_tokens, lambda shape: "earer" in shape.text, ("bearer",)),
+    (_basic_auth, lambda shape: "asic" in shape.text, ("basic",)),
+    (_jwts, lambda shape: "eyJ" in shape.text, ("jwt",)),
+    (_private_keys, lambda shape: "-----BEGIN" in shape.text, ("private_key",)),
+    (_named_secrets, lambda shape: True, ("secret_word",)),
+    (_cli_secrets, lambda shape: " -p" in shape.text or " -u" in shape.text or "--" in shape.text,
+     ("cli_gate", "cli_flag")),
+    (_url_passwords, lambda shape: "://" in shape.text, ("url_password",)),
 )
 
 
 def find_secrets(text: str) -> list[Entity]:
     shape = Shape(text)
-    return [entity for find, gate in SECRET_FINDERS if gate(shape) for entity in find(text)]
+    return [entity for find, gate, _ in SECRET_FINDERS if gate(shape) for entity in find(text)]

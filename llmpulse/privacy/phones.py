@@ -14,7 +14,7 @@ libphonenumber metadata screen a candidate before libphonenumber's per-type vali
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -176,14 +176,22 @@ class PhoneFinder:
     def __init__(self, regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS) -> None:
         self._regions = tuple(_region(code) for code in regions)
 
-    def __call__(self, text: str, taken: Sequence[Entity] = ()) -> list[Entity]:
+    def __call__(self, text: str, taken: Sequence[Entity] = (),
+                 runs: Sequence[tuple[int, int]] | None = None) -> list[Entity]:  # fmt: skip
         """Phone numbers in ``text``, skipping candidates that overlap a ``taken`` span (``taken``
-        must not overlap itself)."""
+        must not overlap itself). ``runs``, when given, are the ``[start, end)`` spans, in order, of the maximal
+        runs of ``_PHONE``'s characters that hold seven digits or more (``Prefilter.phone_runs``): only those are
+        searched. A match never leaves its run, and one with fewer than seven digits is skipped, so the
+        candidates are the same; the two characters after a run are kept for the look-ahead."""
         found: list[Entity] = []
         spans = SpanSet()
         for entity in taken:
             spans.add(entity.start, entity.end)
-        for m in _PHONE.finditer(text):
+        if runs is None:
+            matches: Iterable[re.Match[str]] = _PHONE.finditer(text)
+        else:
+            matches = (m for start, end in runs for m in _PHONE.finditer(text, start, min(len(text), end + 2)))
+        for m in matches:
             candidate = m.group()
             # the pattern is ASCII: its digits are 0-9, and the deleted characters are the digits
             if len(candidate) - len(candidate.translate(_DELETE_DIGITS)) < 7:

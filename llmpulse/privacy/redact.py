@@ -61,6 +61,7 @@ from llmpulse.privacy.people import (
     may_hold_address,
 )
 from llmpulse.privacy.phones import DEFAULT_PHONE_REGIONS, PhoneFinder
+from llmpulse.privacy.prefilter import Prefilter, prefilter
 from llmpulse.privacy.recognizers import (
     find_credit_cards,
     find_emails,
@@ -82,6 +83,9 @@ __all__ = ["ALL_TYPES", "Entity", "RedactionResult", "Redactor", "default_redact
 
 # A run of 7+ digit/separator characters, or the letter-digit shapes of an Italian codice
 # fiscale or a UK National Insurance number: without one, no number-shaped PII can be there.
+# Texts shorter than this take the character-class gates: for a few words they cost less than a scan.
+_SCAN_FROM = 0
+_PLANS_KEPT = 4096
 _NUMERIC = re.compile(r"\d[\d ().\-/\u2013]{5,}\d|\d\d[A-Za-z]\d\d|\d\d ?\d\d ?\d\d ?[A-Da-d]", re.ASCII)
 
 
@@ -104,12 +108,23 @@ def _has_at(shape: Shape) -> bool:
 @dataclass(frozen=True, slots=True)
 class _Recognizer:
     """``find`` runs when ``gate`` says a match is possible and, for the number-shaped types, when the text
-    has a digit run or an id shape (``_NUMERIC``)."""
+    has a digit run or an id shape (``_NUMERIC``). Where the text was scanned by the prefilter, ``find`` runs
+    when all patterns of one group of ``needs`` are present instead (the groups of a number-shaped type hold
+    ``numeric``, ``_NUMERIC`` as a prefilter pattern)."""
 
     type: str
     find: Callable[[str], list[Entity]]
     gate: Callable[[Shape], bool]
+    needs: tuple[tuple[str, ...], ...]
     numeric: bool = False
+
+    def wanted(self, hits: frozenset[str]) -> bool:
+        return any(hits.issuperset(group) for group in self.needs)
+
+
+def _numeric(*needs: str) -> tuple[tuple[str, ...], ...]:
+    """Groups that each need ``numeric`` and one of ``needs``."""
+    return tuple(("numeric", need) for need in needs)
 
 
 class Redactor:
@@ -119,7 +134,7 @@ class Redactor:
     national formats are accepted for numbers written without a ``+``/``00`` country prefix.
     """
 
-    __slots__ = ("_phones", "_recognizers", "phone_regions", "types")
+    __slots__ = ("_phones", "_plans", "_prefilter", "_recognizers", "phone_regions", "types")
     #: the name-list sizes ``names_per_country`` is cross-validated among (benchmarks/pii_bench.py)
     NAME_LIST_SIZES = NAME_LIST_SIZES
 
@@ -136,33 +151,63 @@ class Redactor:
         self.types: frozenset[str] = frozenset(wanted)
         self.phone_regions: tuple[str, ...] = tuple(phone_regions)
         every: tuple[_Recognizer, ...] = (
-            *(_Recognizer(SECRET, find, gate) for find, gate in SECRET_FINDERS),
-            _Recognizer(EMAIL, find_emails, _has_at),
-            _Recognizer(IBAN, find_ibans, may_hold_iban, numeric=True),
-            _Recognizer(CREDIT_CARD, find_credit_cards, may_hold_credit_card, numeric=True),
-            _Recognizer(US_SSN, find_us_ssns, may_hold_us_ssn, numeric=True),
-            _Recognizer(NATIONAL_ID, find_national_ids, may_hold_national_id, numeric=True),
-            _Recognizer(NATIONAL_ID, find_bsn_and_tax_ids, may_hold_bsn_or_tax_id, numeric=True),
-            _Recognizer(PASSPORT, find_passports, _anywhere),  # gated on a passport word
-            _Recognizer(DATE_OF_BIRTH, find_dates_of_birth, may_hold_date_of_birth),  # and on a birth word
-            _Recognizer(IP_ADDRESS, find_ipv4, may_hold_ipv4, numeric=True),
-            _Recognizer(IP_ADDRESS, find_ipv6, may_hold_ipv6),
-            _Recognizer(ADDRESS, find_addresses, may_hold_address),  # and on a street word
+            *(_Recognizer(SECRET, find, gate, (needs,)) for find, gate, needs in SECRET_FINDERS),
+            _Recognizer(EMAIL, find_emails, _has_at, (("at",),)),
+            _Recognizer(IBAN, find_ibans, may_hold_iban, _numeric("iban"), numeric=True),
+            _Recognizer(CREDIT_CARD, find_credit_cards, may_hold_credit_card, _numeric("card"), numeric=True),
+            _Recognizer(US_SSN, find_us_ssns, may_hold_us_ssn, _numeric("ssn"), numeric=True),
+            _Recognizer(NATIONAL_ID, find_national_ids, may_hold_national_id, _numeric("national_id"), numeric=True),
+            _Recognizer(NATIONAL_ID, find_bsn_and_tax_ids, may_hold_bsn_or_tax_id,
+                        (("numeric", "bsn_word", "bsn_number"), ("numeric", "tax_word", "tax_number")), numeric=True),
+            _Recognizer(PASSPORT, find_passports, _anywhere, (("passport_word",),)),  # gated on a passport word
+            _Recognizer(DATE_OF_BIRTH, find_dates_of_birth, may_hold_date_of_birth,  # and on a birth word
+                        (("birth_hint", "digit"),)),
+            _Recognizer(IP_ADDRESS, find_ipv4, may_hold_ipv4, _numeric("ipv4"), numeric=True),
+            _Recognizer(IP_ADDRESS, find_ipv6, may_hold_ipv6, (("ipv6",),)),
+            _Recognizer(ADDRESS, find_addresses, may_hold_address,  # and on a street word
+                        (("digit", "street_word"), ("digit", "street_suffix"), ("digit", "postcode_city"))),
         )
         if PERSON in self.types:
             names = NameFinder(names_per_country)
             every += (
-                _Recognizer(PERSON, names.capitalised, NameFinder.may_hold_capitals),
-                _Recognizer(PERSON, names.small_letters, _anywhere),
+                _Recognizer(PERSON, names.capitalised, NameFinder.may_hold_capitals, (("capital",),)),
+                _Recognizer(PERSON, names.small_letters, _anywhere, (("small_cue",),)),
             )
         self._recognizers = tuple(r for r in every if r.type in self.types)
         # Phones run last and skip spans already taken: libphonenumber is the slowest validator.
         self._phones = PhoneFinder(self.phone_regions) if PHONE in self.types else None
+        self._prefilter: Prefilter | None = prefilter()
+        # prefilter hits -> (the finders to run, whether phones are looked for); few distinct sets of hits occur
+        self._plans: dict[frozenset[str], tuple[tuple[Callable[[str], list[Entity]], ...], bool]] = {}
 
     def detect(self, text: str) -> list[Entity]:
         """Every PII value in ``text``, non-overlapping, ordered by position."""
         if not text:
             return []
+        scanner = self._prefilter
+        hits = scanner.hits(text) if scanner is not None and len(text) >= _SCAN_FROM else None
+        if hits is None or scanner is None:
+            return self._detect_by_shape(text)
+        plan = self._plans.get(hits)
+        if plan is None:
+            plan = self._plan(hits)
+        finders, phones = plan
+        found: list[Entity] = []
+        for find in finders:
+            found.extend(find(text))
+        found = resolve_overlaps(found)
+        if phones and self._phones is not None:
+            found = resolve_overlaps(found + self._phones(text, found, scanner.phone_runs(text)))
+        return found
+
+    def _plan(self, hits: frozenset[str]) -> tuple[tuple[Callable[[str], list[Entity]], ...], bool]:
+        plan = (tuple(r.find for r in self._recognizers if r.wanted(hits)), "numeric" in hits and "phone" in hits)
+        if len(self._plans) < _PLANS_KEPT:
+            self._plans[hits] = plan
+        return plan
+
+    def _detect_by_shape(self, text: str) -> list[Entity]:
+        """``detect`` with the character-class gates (short or odd texts, or no Hyperscan)."""
         shape = shape_of(text)
         numeric: bool | None = None
         found: list[Entity] = []

@@ -1,0 +1,255 @@
+"""One pass over a text that tells which recognizers can find anything in it (Hyperscan, all patterns at once).
+
+Each recognizer's search is one or more Python regular expressions over the whole text, a few µs per KB each
+even where nothing matches. Most text holds no PII and few of the things a recognizer needs, so the redactor
+first scans the text's UTF-8 bytes once with a Hyperscan database of *necessary conditions*: for each recognizer,
+patterns at least one of which matches wherever the recognizer could find something (a digit run of a card
+number, a provider key prefix, a street word standing as a token, a birth word, a cue before a name in small
+letters, ...). A recognizer whose conditions are all absent is not run: it would have found nothing. Where a
+condition is present, the recognizer runs as before, on the whole text, so its output is unchanged.
+
+Every pattern here is a superset of what its recognizer needs: look-arounds are left out, upper bounds dropped,
+``\\b`` kept only next to an ASCII letter (where Hyperscan's ASCII word boundary holds whenever Python's does).
+Words that a recognizer looks for in the lower-cased text are matched in every letter case that lower-cases to
+them (``_caseless``: computed from this Python's Unicode tables, so "K" (U+212A, Kelvin) matches as "k").
+
+A text holding a character that would make a byte pattern disagree with Python's ``re`` (a non-ASCII digit,
+which ``\\d`` matches; non-ASCII white space, which ``\\s`` and ``str.split`` take; a character whose lower case
+is two characters, like "İ") is *odd*: ``hits`` returns None and the redactor uses the character-class gates of
+``llmpulse.privacy.shape`` instead, as it did before. So does every text when Hyperscan is not installed (it is
+an x86-64 library).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from functools import lru_cache
+
+import numpy as np
+
+try:
+    import hyperscan
+except ImportError:  # pragma: no cover - not on x86-64: every text takes the character-class gates
+    hyperscan = None  # type: ignore[assignment]
+
+# Python's ``\s`` (str patterns) on ASCII; non-ASCII white space makes a text odd. ``[^...]`` classes that stand
+# for an ASCII-mode ``[^\s...]`` use ``_WS_ASCII``, which leaves out \x1c-\x1f as ``re.ASCII`` does.
+_WS = r"\t\n\x0b\x0c\r\x1c-\x1f "
+_WS_ASCII = r"\t\n\x0b\x0c\r "
+_BOUNDARY_STRIP = r"""[.,;:()"']"""  # what ``_is_street_token`` strips off a token's ends
+
+
+@lru_cache(maxsize=1)
+def _unicode_tables() -> tuple[str, dict[str, tuple[str, ...]]]:
+    """(every odd character, {character: the characters whose one-character lower case it is}), from this
+    Python's Unicode database (about 40 ms)."""
+    codes = np.concatenate([np.arange(0, 0xD800, dtype=np.uint32), np.arange(0xE000, 0x110000, dtype=np.uint32)])
+    every = codes.tobytes().decode("utf-32-le")
+    non_ascii = every[0x80:]
+    odd = set(re.findall(r"[\d\s]", non_ascii))
+    preimages: dict[str, list[str]] = {}
+    bmp_end = 0xD800 + (0x10000 - 0xE000)
+    bmp, astral = every[:bmp_end], every[bmp_end:]
+    lowered_astral = astral.lower()
+    # astral characters lower-case to astral ones, one each (checked: else look at each of them too)
+    per_char = bmp if len(lowered_astral) == len(astral) and re.search("[\x00-\uffff]", lowered_astral) is None \
+        else every  # fmt: skip
+    for c in per_char:
+        lower = c.lower()
+        if len(lower) != 1 or (lower.isascii() and not c.isascii()):
+            odd.add(c)  # "İ" (two characters), "K" (Kelvin: ASCII)
+        elif lower != c:
+            preimages.setdefault(lower, []).append(c)
+    return "".join(sorted(odd)), {k: tuple(v) for k, v in preimages.items()}
+
+
+def _byte_alternatives(chars: Iterable[str]) -> str:
+    """A pattern matching the UTF-8 encoding of any of ``chars``."""
+    singles: list[str] = []
+    multi: list[str] = []
+    for c in sorted(set(chars)):
+        encoded = "".join(f"\\x{b:02x}" for b in c.encode("utf-8"))
+        (singles if len(c.encode("utf-8")) == 1 else multi).append(encoded)
+    parts = ([f"[{''.join(singles)}]"] if singles else []) + multi
+    return parts[0] if len(parts) == 1 else f"(?:{'|'.join(parts)})"
+
+
+def _caseless(word: str, space: str | None = None) -> str:
+    """``word`` (lower case) in any letter case that ``lower_same_length`` turns into it (ASCII letters: their
+    capital; no other character lower-cases to one in a text that is not odd); with ``space``, each space of
+    ``word`` stands for that pattern."""
+    _, preimages = _unicode_tables()
+    out = []
+    ascii_run = ""
+    for c in word:
+        assert c.lower() == c, word
+        if c.isascii() and not (space is not None and c == " "):
+            ascii_run += re.escape(c)
+            continue
+        if ascii_run:
+            out.append(f"(?i:{ascii_run})")
+            ascii_run = ""
+        out.append(space if c == " " and space is not None else _byte_alternatives((c, *preimages.get(c, ()))))
+    if ascii_run:
+        out.append(f"(?i:{ascii_run})")
+    return "".join(out)
+
+
+def _any_of(words: Iterable[str], space: str | None = None) -> str:
+    return "(?:" + "|".join(_caseless(w, space) for w in words) + ")"
+
+
+# Non-ASCII capitals of ``people._UPPER`` (À-Ö, Ø-Þ, Ā-Ž), as UTF-8: a superset (Ā-Ž holds small letters too)
+_UPPER_NON_ASCII = r"(?:\xc3[\x80-\x96\x98-\x9e]|\xc4[\x80-\xbf]|\xc5[\x80-\xbd])"
+
+
+def _patterns() -> dict[str, str]:
+    """name -> Hyperscan pattern over the text's UTF-8 bytes; each names the code it stands for."""
+    from llmpulse.privacy.documents import _BIRTH_HINTS
+    from llmpulse.privacy.people import _STREET_SUFFIXES, _STREET_WORDS
+
+    ws = f"[{_WS}]"
+    street_end = f"{_BOUNDARY_STRIP}*(?:{ws}|$)"
+    return {
+        # redact._NUMERIC, exactly (the en dash as its UTF-8 bytes)
+        "numeric": r"\d(?:[\d ().\-/]|\xe2\x80\x93){5,}\d|\d\d[A-Za-z]\d\d|\d\d ?\d\d ?\d\d ?[A-Da-d]",
+        "digit": r"\d",
+        # phones.PhoneFinder: a candidate of seven digits at least, with only phone separators between them
+        "phone": r"\d(?:[ ().\-/]*\d){6}",
+        # --- secrets (credentials.SECRET_FINDERS) ---
+        # credentials._KEY_PREFIX, exactly
+        "provider_key": r"sk-|sk_(?:live|test)_|rk_(?:live|test)_|A(?:KIA|SIA|BIA|CCA|IDA|ROA|IPA|NPA|NVA|GPA)"
+        r"|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|AIza|hf_",
+        "aws_secret": r"[A-Za-z0-9/+]{40}",  # _AWS_SECRET
+        "bearer": rf"[Bb]earer[{_WS}]+[A-Za-z0-9._~+/\-]{{16}}",  # _BEARER
+        "basic": rf"[Bb]asic[{_WS}]+[A-Za-z0-9+/]{{8}}",  # _BASIC
+        "jwt": r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ",  # _JWT
+        "private_key": r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY",  # _PRIVATE_KEY_BEGIN
+        # _SECRET_WORD over the lower-cased text (every assignment and prose trigger holds one)
+        "secret_word": _any_of(("pass", "secret", "token", "key", "pwd", "credential", "senha", "contrase", "clave",
+                                "chiave", "clé", "kennwort", "wachtwoord")),
+        "cli_gate": r" -p| -u|--",  # the character-class gate of _cli_secrets, exactly
+        # _CLI_FLAG: a flag after white space (or at the start), then "=" or white space
+        "cli_flag": rf"(?:^|{ws})(?:--(?:password|passwd|token|api-key|apikey|secret|client-secret|user)|-p|-u)"
+        rf"(?:=|{ws})",
+        # _URL_PASSWORD (ASCII): "://", user, ":", password, "@"
+        "url_password": rf"://[^{_WS_ASCII}:/@]*:[^{_WS_ASCII}@/]+@",
+        # --- e-mail, number-shaped types (recognizers.py, documents.py) ---
+        "at": "@",
+        "iban": r"[A-Z]{2}\d\d ?[A-Z0-9]{4} ?[A-Z0-9]{4}",  # _IBAN: two groups of four at least
+        "card": r"\d{4}[ .\-]\d{4}|\d{4}[ \-]\d{6}|\d{12}",  # _CARD's three branches
+        # _SSN and _SSN_ANY: 3, 2, 4 digits, with (at most) their separators between
+        "ssn": rf"\d{{3}}(?:[{_WS}.\-]|\xe2\x80[\x93\x94]){{0,3}}\d\d(?:[{_WS}.\-]|\xe2\x80[\x93\x94]){{0,3}}\d{{4}}",
+        # _DIGIT_FIRST_IDS (DNI, CPF, NIR, Aadhaar), _ES_NIE, _IT_CF, _GB_NINO: the digits each must hold (eight or
+        # seven in a row; 3.3.3; NIR's last 3 3 2; Aadhaar's 4 4 4; the codice fiscale's 12A34B567; 12 34 56 A)
+        "national_id": r"\d{7}|\d{3}\.\d{3}\.\d{3}|\d{3} ?\d{3} ?\d\d|\d{4}[ \-]?\d{4}[ \-]?\d{4}"
+        r"|\d\d[A-Za-z]\d\d[A-Za-z]\d{3}|\d\d ?\d\d ?\d\d ?[A-D]",
+        "bsn_word": _any_of(("bsn", "burgerservicenummer", "sofi", "citizen service number")),  # _BSN_LITERALS
+        "bsn_number": r"\d{4}\.\d\d\.\d{3}|\d{3} ?\d{3} ?\d{3}",  # _BSN
+        # _TAX_ID_WORDS (a \\b only next to an ASCII letter)
+        "tax_word": "(?:" + _any_of(("steuer", "identifikationsnummer", "tax id")) + r"|\b"
+        + _any_of(("idnr", "tin")) + r"\b)",
+        "tax_number": r"\d\d ?\d{3} ?\d{3} ?\d{3}",  # _TAX_ID
+        "passport_word": _any_of(("passport", "passeport", "passaporte", "passaporto", "pasaporte", "paspoort",
+                                  "reisepass", "passnummer", "pass-nr", "travel document")),  # _PASSPORT_WORDS
+        "birth_hint": _any_of(_BIRTH_HINTS),  # documents._BIRTH_HINT over the lower-cased text
+        "ipv4": r"\d\.\d+\.\d+\.\d",  # _IPV4
+        "ipv6": r"::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:",  # find_ipv6's own gate
+        # --- addresses: people._has_street_word and _POSTCODE_CITY ---
+        # a street word standing as a token (a \\b before it: each starts with an ASCII letter)
+        "street_word": rf"\b{_any_of(sorted(_STREET_WORDS))}{street_end}",
+        "street_suffix": rf"(?:^|{ws}){_BOUNDARY_STRIP}*(?:(?:[A-Z]|[\xc0-\xff])[^{_WS}]*)?"
+        rf"{_any_of(sorted(_STREET_SUFFIXES))}{street_end}",
+        "postcode_city": rf"[,\n] ?\d(?:\d{{3}}{ws}?[A-Z]{{2}}|\d{{3,4}}){ws}+(?:[A-Z]|\xc3[\x80-\x96\x98-\x9e])"
+        r"(?:[a-z]|\xc3[\x9f-\xb6\xb8-\xbf])",
+        # --- names (people.NameFinder) ---
+        # _RUN, _CAPS_NAME, _INITIAL_SURNAME and _INVERTED each start with a capital
+        "capital": rf"[A-Z]|{_UPPER_NON_ASCII}",
+        # _SMALL_CUE over the lower-cased text with \n \t \r " ( read as spaces: a cue after one of those (or at
+        # the start), white space, then a small letter (the name's first, ``text[start].islower()``)
+        "small_cue": r"\b"
+        + _any_of(("my name is", "my name's", "me llamo", "me chamo", "mein name ist", "mijn naam is", "mi chiamo",
+                   "meu nome é", "i'm", "i am", "ich heiße", "call me", "je m'appelle", "this is", "tell", "thanks",
+                   "soy", "sono", "je suis", "ik ben", "ich bin", "ping", "ask", "hi", "hello", "hey", "dear"),
+                  space=r'[ \t\n\r"(]')
+        + rf'[,:]?[{_WS}"(]+(?:[a-z]|[\xc3-\xc5\xe1])',
+    }
+
+
+# phones._PHONE matches only runs of these characters. A run with seven digits or more is reported where it ends
+# (at the character after it, or at the end of the text) and read back to its first character.
+_PHONE_CHARS = r"[\d ().\-/+]"
+_PHONE_RUN = r"\d(?:[ ().\-/+]*\d){6}" + _PHONE_CHARS + r"*(?:[^\d ().\-/+]|$)"
+_PHONE_CHAR_SET = frozenset("0123456789 ().-/+")
+
+
+class Prefilter:
+    """``hits(text)``: the names of the patterns present in ``text`` (None for an odd text). Thread-safe: each
+    thread scans with its own Hyperscan scratch space."""
+
+    def __init__(self) -> None:
+        odd, _ = _unicode_tables()
+        patterns = _patterns()
+        patterns["odd"] = _byte_alternatives(odd)
+        self.names: tuple[str, ...] = tuple(patterns)
+        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self._db.compile(
+            expressions=[p.encode("ascii") for p in patterns.values()],
+            ids=list(range(len(patterns))),
+            flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(patterns),
+        )
+        self._odd = self.names.index("odd")
+        self._runs = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self._runs.compile(expressions=[_PHONE_RUN.encode("ascii")], ids=[0], flags=[0])
+        self._local = threading.local()
+
+    def _scratch(self) -> tuple[hyperscan.Scratch, hyperscan.Scratch]:
+        scratches = getattr(self._local, "scratches", None)
+        if scratches is None:
+            scratches = self._local.scratches = (hyperscan.Scratch(self._db), hyperscan.Scratch(self._runs))
+        return scratches
+
+    def hits(self, text: str) -> frozenset[str] | None:
+        found: list[int] = []
+        self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=_collect, context=found,
+                      scratch=self._scratch()[0])  # fmt: skip
+        if self._odd in found:
+            return None
+        names = self.names
+        return frozenset(names[i] for i in found)
+
+    def phone_runs(self, text: str) -> list[tuple[int, int]]:
+        """The ``[start, end)`` of each maximal run of phone characters (digits, spaces, ``().-/+``) that holds
+        seven digits or more, in order: every phone candidate with seven digits lies inside one. The text is
+        scanned as one byte per character (Latin-1, anything else as "?"), so offsets are character offsets."""
+        ends: list[int] = []
+        self._runs.scan(text.encode("latin-1", "replace"), match_event_handler=_end, context=ends,
+                        scratch=self._scratch()[1])  # fmt: skip
+        runs: list[tuple[int, int]] = []
+        chars = _PHONE_CHAR_SET
+        for end in ends:
+            if end > 0 and text[end - 1] not in chars:
+                end -= 1  # the character after the run
+            if runs and runs[-1][1] == end:
+                continue  # "$" before a final line break, then the line break
+            start = end
+            while start > 0 and text[start - 1] in chars:
+                start -= 1
+            runs.append((start, end))
+        return runs
+
+
+def _collect(pattern: int, start: int, end: int, flags: int, found: object) -> None:
+    found.append(pattern)  # type: ignore[attr-defined]
+
+
+def _end(pattern: int, start: int, end: int, flags: int, ends: object) -> None:
+    ends.append(end)  # type: ignore[attr-defined]  # in order
+
+
+@lru_cache(maxsize=1)
+def prefilter() -> Prefilter | None:
+    """The process's prefilter (compiled once, about 0.1 s), or None without Hyperscan."""
+    return Prefilter() if hyperscan is not None else None
