@@ -105,7 +105,35 @@ def _any_of(words: Iterable[str], space: str | None = None) -> str:
 _UPPER_NON_ASCII = r"(?:\xc3[\x80-\x96\x98-\x9e]|\xc4[\x80-\xbf]|\xc5[\x80-\xbd])"
 
 
-def _patterns() -> dict[str, str]:
+_SHORT = 3  # street words this long or shorter are looked for with the characters around them, as literals
+# what may stand before or after a street word that is a whole token: white space, or what _is_street_token strips
+_TOKEN_EDGES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f .,;:()\"'"
+# people._SMALL_CUE reads these characters as spaces (a cue starts after one, or at the start of the text)
+_CUE_SPACES = ' \t\n\r"('
+_SMALL_CUES = ("my name is", "my name's", "me llamo", "me chamo", "mein name ist", "mijn naam is", "mi chiamo",
+               "meu nome é", "i'm", "i am", "ich heiße", "call me", "je m'appelle", "this is", "tell", "thanks", "soy",
+               "sono", "je suis", "ik ben", "ich bin", "ping", "ask", "hi", "hello", "hey", "dear")  # fmt: skip
+
+
+def _one_of(chars: str) -> str:
+    """A class of ASCII ``chars``."""
+    return "[" + "".join(f"\\x{ord(c):02x}" for c in chars) + "]"
+
+
+def _standing(words: Iterable[str], before: str, then: str) -> list[str]:
+    """Patterns for each of ``words`` (any letter case; a space inside one stands for any of ``before``) right
+    after one character of ``before`` or at the start of the text, and followed by ``then``. One pattern per
+    character before a word: a literal that long is found faster than a short word after a class."""
+    space = _one_of(before)
+    out = []
+    for word in words:
+        core = _caseless(word, space)
+        out.append(f"^{core}{then}")
+        out += [f"\\x{ord(c):02x}{core}{then}" for c in before]
+    return out
+
+
+def _patterns() -> dict[str, str | list[str]]:
     """name -> Hyperscan pattern over the text's UTF-8 bytes; each names the code it stands for."""
     from llmpulse.privacy.documents import _BIRTH_HINTS
     from llmpulse.privacy.people import _STREET_SUFFIXES, _STREET_WORDS
@@ -142,10 +170,13 @@ def _patterns() -> dict[str, str]:
         "card": r"\d{4}[ .\-]\d{4}|\d{4}[ \-]\d{6}|\d{12}",  # _CARD's three branches
         # _SSN and _SSN_ANY: 3, 2, 4 digits, with (at most) their separators between
         "ssn": rf"\d{{3}}(?:[{_WS}.\-]|\xe2\x80[\x93\x94]){{0,3}}\d\d(?:[{_WS}.\-]|\xe2\x80[\x93\x94]){{0,3}}\d{{4}}",
-        # _DIGIT_FIRST_IDS (DNI, CPF, NIR, Aadhaar), _ES_NIE, _IT_CF, _GB_NINO: the digits each must hold (eight or
-        # seven in a row; 3.3.3; NIR's last 3 3 2; Aadhaar's 4 4 4; the codice fiscale's 12A34B567; 12 34 56 A)
-        "national_id": r"\d{7}|\d{3}\.\d{3}\.\d{3}|\d{3} ?\d{3} ?\d\d|\d{4}[ \-]?\d{4}[ \-]?\d{4}"
-        r"|\d\d[A-Za-z]\d\d[A-Za-z]\d{3}|\d\d ?\d\d ?\d\d ?[A-D]",
+        # recognizers.NATIONAL_ID_FINDERS: _DIGIT_FIRST_IDS (DNI, CPF, NIR, Aadhaar), _ES_NIE, _IT_CF (from its
+        # digits on), _GB_NINO
+        "id_digit_first": r"\d{8}-?[A-Z]|\d{3}\.\d{3}\.\d{3}-\d\d|[12] ?\d\d ?\d\d ?(?:\d\d|2[AB]) ?\d{3} ?\d{3} ?\d\d"
+        r"|[2-9]\d{3}[ \-]?\d{4}[ \-]?\d{4}",
+        "id_es_nie": r"[XYZ]-?\d{7}-?[A-Z]",
+        "id_it_cf": r"\d\d[A-EHLMPR-Ta-ehlmpr-t]\d\d[A-Za-z]\d{3}[A-Za-z]",
+        "id_gb_nino": r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d\d ?\d\d ?\d\d ?[A-D]",
         "bsn_word": _any_of(("bsn", "burgerservicenummer", "sofi", "citizen service number")),  # _BSN_LITERALS
         "bsn_number": r"\d{4}\.\d\d\.\d{3}|\d{3} ?\d{3} ?\d{3}",  # _BSN
         # _TAX_ID_WORDS (a \\b only next to an ASCII letter)
@@ -159,7 +190,11 @@ def _patterns() -> dict[str, str]:
         "ipv6": r"::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:",  # find_ipv6's own gate
         # --- addresses: people._has_street_word and _POSTCODE_CITY ---
         # a street word standing as a token (a \\b before it: each starts with an ASCII letter)
-        "street_word": rf"\b{_any_of(sorted(_STREET_WORDS))}{street_end}",
+        "street_word": [
+            rf"\b{_any_of(w for w in sorted(_STREET_WORDS) if len(w) > _SHORT)}{street_end}",
+            *_standing((w for w in sorted(_STREET_WORDS) if len(w) <= _SHORT), _TOKEN_EDGES,
+                       f"(?:{_one_of(_TOKEN_EDGES)}|$)"),
+        ],
         "street_suffix": rf"(?:^|{ws}){_BOUNDARY_STRIP}*(?:(?:[A-Z]|[\xc0-\xff])[^{_WS}]*)?"
         rf"{_any_of(sorted(_STREET_SUFFIXES))}{street_end}",
         "postcode_city": rf"[,\n] ?\d(?:\d{{3}}{ws}?[A-Z]{{2}}|\d{{3,4}}){ws}+(?:[A-Z]|\xc3[\x80-\x96\x98-\x9e])"
@@ -169,12 +204,7 @@ def _patterns() -> dict[str, str]:
         "capital": rf"[A-Z]|{_UPPER_NON_ASCII}",
         # _SMALL_CUE over the lower-cased text with \n \t \r " ( read as spaces: a cue after one of those (or at
         # the start), white space, then a small letter (the name's first, ``text[start].islower()``)
-        "small_cue": r"\b"
-        + _any_of(("my name is", "my name's", "me llamo", "me chamo", "mein name ist", "mijn naam is", "mi chiamo",
-                   "meu nome é", "i'm", "i am", "ich heiße", "call me", "je m'appelle", "this is", "tell", "thanks",
-                   "soy", "sono", "je suis", "ik ben", "ich bin", "ping", "ask", "hi", "hello", "hey", "dear"),
-                  space=r'[ \t\n\r"(]')
-        + rf'[,:]?[{_WS}"(]+(?:[a-z]|[\xc3-\xc5\xe1])',
+        "small_cue": _standing(_SMALL_CUES, _CUE_SPACES, rf'[,:]?[{_WS}"(]+(?:[a-z]|[\xc3-\xc5\xe1])'),
     }
 
 
@@ -193,13 +223,18 @@ class Prefilter:
         odd, _ = _unicode_tables()
         patterns = _patterns()
         patterns["odd"] = _byte_alternatives(odd)
-        self.names: tuple[str, ...] = tuple(patterns)
+        names: list[str] = []
+        expressions: list[bytes] = []
+        for name, pattern in patterns.items():
+            for expression in [pattern] if isinstance(pattern, str) else pattern:
+                names.append(name)
+                expressions.append(expression.encode("ascii"))
+        self.names: tuple[str, ...] = tuple(names)  # of each expression
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         self._db.compile(
-            expressions=[p.encode("ascii") for p in patterns.values()],
-            ids=list(range(len(patterns))),
-            flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(patterns),
-        )
+            expressions=expressions, ids=list(range(len(expressions))),
+            flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(expressions),
+        )  # fmt: skip
         self._odd = self.names.index("odd")
         self._runs = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         self._runs.compile(expressions=[_PHONE_RUN.encode("ascii")], ids=[0], flags=[0])

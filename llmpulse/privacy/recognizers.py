@@ -262,10 +262,30 @@ def may_hold_national_id(shape: Shape) -> bool:
     return any(gate(shape) for _, gate in _NATIONAL_ID_CANDIDATES)
 
 
+def _valid_ids(candidates: list[tuple[str, re.Match[str]]]) -> list[Entity]:
+    return [Entity(NATIONAL_ID, m.start(), m.end()) for kind, m in candidates if _national_id_valid(kind, m.group())]
+
+
 def find_national_ids(text: str) -> list[Entity]:
     shape = shape_of(text)
-    candidates = [c for find, gate in _NATIONAL_ID_CANDIDATES if gate(shape) for c in find(text)]
-    return [Entity(NATIONAL_ID, m.start(), m.end()) for kind, m in candidates if _national_id_valid(kind, m.group())]
+    return _valid_ids([c for find, gate in _NATIONAL_ID_CANDIDATES if gate(shape) for c in find(text)])
+
+
+def _national_id_finder(find: Callable[[str], list[tuple[str, re.Match[str]]]]) -> Callable[[str], list[Entity]]:
+    def finder(text: str) -> list[Entity]:
+        return _valid_ids(find(text))
+
+    finder.__name__ = f"find_national_ids{find.__name__}"
+    return finder
+
+
+#: ``find_national_ids`` as one finder per candidate search, each with its gate over the character classes and the
+#: name of its ``llmpulse.privacy.prefilter`` pattern: together they find what it finds
+NATIONAL_ID_FINDERS: tuple[tuple[Callable[[str], list[Entity]], Callable[[Shape], bool], str], ...] = tuple(
+    (_national_id_finder(find), gate, name)
+    for (find, gate), name in zip(_NATIONAL_ID_CANDIDATES, ("id_digit_first", "id_es_nie", "id_it_cf", "id_gb_nino"),
+                                  strict=True)
+)
 
 
 # --- IP addresses ------------------------------------------------------------------------------

@@ -63,18 +63,17 @@ from llmpulse.privacy.people import (
 from llmpulse.privacy.phones import DEFAULT_PHONE_REGIONS, PhoneFinder
 from llmpulse.privacy.prefilter import Prefilter, prefilter
 from llmpulse.privacy.recognizers import (
+    NATIONAL_ID_FINDERS,
     find_credit_cards,
     find_emails,
     find_ibans,
     find_ipv4,
     find_ipv6,
-    find_national_ids,
     find_us_ssns,
     may_hold_credit_card,
     may_hold_iban,
     may_hold_ipv4,
     may_hold_ipv6,
-    may_hold_national_id,
     may_hold_us_ssn,
 )
 from llmpulse.privacy.shape import Shape, shape_of
@@ -156,7 +155,8 @@ class Redactor:
             _Recognizer(IBAN, find_ibans, may_hold_iban, _numeric("iban"), numeric=True),
             _Recognizer(CREDIT_CARD, find_credit_cards, may_hold_credit_card, _numeric("card"), numeric=True),
             _Recognizer(US_SSN, find_us_ssns, may_hold_us_ssn, _numeric("ssn"), numeric=True),
-            _Recognizer(NATIONAL_ID, find_national_ids, may_hold_national_id, _numeric("national_id"), numeric=True),
+            *(_Recognizer(NATIONAL_ID, find, gate, _numeric(need), numeric=True)
+              for find, gate, need in NATIONAL_ID_FINDERS),
             _Recognizer(NATIONAL_ID, find_bsn_and_tax_ids, may_hold_bsn_or_tax_id,
                         (("numeric", "bsn_word", "bsn_number"), ("numeric", "tax_word", "tax_number")), numeric=True),
             _Recognizer(PASSPORT, find_passports, _anywhere, (("passport_word",),)),  # gated on a passport word
