@@ -283,6 +283,10 @@ class NameFinder:
 
     def capitalised(self, text: str) -> list[Entity]:
         """Names in capitalised words ("Sarah Miller"), in capitals ("JOHN SMITH"), inverted ("Smith, John")."""
+        return self.runs(text) + self.in_capitals(text) + self.after_initials(text) + self.inverted(text)
+
+    def runs(self, text: str) -> list[Entity]:
+        """Names in runs of capitalised words ("Sarah Miller", "Dr. Weber")."""
         found: list[Entity] = []
         for m in _RUN.finditer(text):
             word = m.group()
@@ -296,19 +300,31 @@ class NameFinder:
             entity = self._judge(text, run)
             if entity is not None:
                 found.append(entity)
-        for m in _CAPS_NAME.finditer(text):  # "JOHN SMITH" in forms
+        return found
+
+    def in_capitals(self, text: str) -> list[Entity]:
+        """ "JOHN SMITH" in forms."""
+        found: list[Entity] = []
+        for m in _CAPS_NAME.finditer(text):
             first, last = m.group(1).lower(), m.group(2).lower()
             known = first in self._given and first not in _AMBIGUOUS and first.capitalize() not in _NOT_NAMES_AS_WRITTEN
             if known and last in self._surnames and last not in _PLACES:
                 found.append(Entity(PERSON, m.start(), m.end()))
-        for m in _INITIAL_SURNAME.finditer(text):  # "J. Okafor", "A. M. Schulz"
+        return found
+
+    def after_initials(self, text: str) -> list[Entity]:
+        """ "J. Okafor", "A. M. Schulz"."""
+        found: list[Entity] = []
+        for m in _INITIAL_SURNAME.finditer(text):
             key = _key(m.group(1))
             if (_is_surname(key, self._surnames) and key not in _PLACES and key not in _NOT_NAMES
                     and key not in _AMBIGUOUS and key not in _PLACE_PREFIXES):  # fmt: skip
                 found.append(Entity(PERSON, m.start(), m.end()))
-        if ", " in text and "\n" in text:  # "Smith, John" lines: lists and tables
-            found.extend(self._inverted(text))
         return found
+
+    def inverted(self, text: str) -> list[Entity]:
+        """ "Smith, John" lines: lists and tables."""
+        return self._inverted(text) if ", " in text and "\n" in text else []
 
     def _inverted(self, text: str) -> list[Entity]:
         found: list[Entity] = []

@@ -22,6 +22,7 @@ import phonenumbers
 
 from llmpulse.privacy.entity import PHONE, Entity, SpanSet, window_before
 
+_VERDICTS_KEPT = 20_000
 DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "JP", "BR", "AU", "CA")
 
 _A = re.ASCII
@@ -171,10 +172,22 @@ def _shape_ok(value: str, before: str) -> bool:
 class PhoneFinder:
     """Finds phone numbers; ``regions`` are the ISO codes tried for numbers without ``+``."""
 
-    __slots__ = ("_regions",)
+    __slots__ = ("_regions", "_verdicts")
 
     def __init__(self, regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS) -> None:
         self._regions = tuple(_region(code) for code in regions)
+        # candidate -> valid in the regions (libphonenumber's answer, which depends on nothing else): texts
+        # repeat their number-shaped values (versions, prices, the same number); dict operations are atomic
+        self._verdicts: dict[str, bool] = {}
+
+    def _valid(self, value: str) -> bool:
+        verdict = self._verdicts.get(value)
+        if verdict is None:
+            verdict = _valid(value, self._regions)
+            if len(self._verdicts) >= _VERDICTS_KEPT:
+                self._verdicts.clear()
+            self._verdicts[value] = verdict
+        return verdict
 
     def __call__(self, text: str, taken: Sequence[Entity] = (),
                  runs: Sequence[tuple[int, int]] | None = None) -> list[Entity]:  # fmt: skip
@@ -219,7 +232,7 @@ class PhoneFinder:
                 if not value or not (value[0].isdigit() or value[0] in "+("):
                     continue
                 before = window_before(text, start, 24).rstrip()
-                if _shape_ok(value, before) and _valid(value, self._regions):
+                if _shape_ok(value, before) and self._valid(value):
                     found.append(Entity(PHONE, start, start + len(value)))
                     break
         return found

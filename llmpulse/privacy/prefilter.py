@@ -202,6 +202,13 @@ def _patterns() -> dict[str, str | list[str]]:
         # --- names (people.NameFinder) ---
         # _RUN, _CAPS_NAME, _INITIAL_SURNAME and _INVERTED each start with a capital
         "capital": rf"[A-Z]|{_UPPER_NON_ASCII}",
+        "caps_name": r"[A-Z]{2} [A-Z]{2}",  # _CAPS_NAME
+        # _INITIAL_SURNAME: an initial, then a capitalised word (a capital, then a small letter or an apostrophe)
+        "initial_surname": rf"[A-Z]\. ?(?:[A-Z]\. ?)?(?:[A-Z]|{_UPPER_NON_ASCII})[a-z'\x80-\xff]",
+        # _INVERTED: a capitalised word (it ends in a small letter), ", ", a capitalised word, then one of ,;\t\n)
+        # or the end
+        "inverted": rf"[a-z\x80-\xff], (?:[A-Z]|{_UPPER_NON_ASCII})[A-Za-z'\-\x80-\xff]*[a-z\x80-\xff]"
+        r"(?:[,;\t\n)]|$)",
         # _SMALL_CUE over the lower-cased text with \n \t \r " ( read as spaces: a cue after one of those (or at
         # the start), white space, then a small letter (the name's first, ``text[start].islower()``)
         "small_cue": _standing(_SMALL_CUES, _CUE_SPACES, rf'[,:]?[{_WS}"(]+(?:[a-z]|[\xc3-\xc5\xe1])'),
@@ -255,16 +262,21 @@ class Prefilter:
         names = self.names
         return frozenset(names[i] for i in found)
 
-    def phone_runs(self, text: str) -> list[tuple[int, int]]:
+    def phone_runs(self, text: str) -> list[tuple[int, int]] | None:
         """The ``[start, end)`` of each maximal run of phone characters (digits, spaces, ``().-/+``) that holds
         seven digits or more, in order: every phone candidate with seven digits lies inside one. The text is
-        scanned as one byte per character (Latin-1, anything else as "?"), so offsets are character offsets."""
-        ends: list[int] = []
-        self._runs.scan(text.encode("latin-1", "replace"), match_event_handler=_end, context=ends,
-                        scratch=self._scratch()[1])  # fmt: skip
+        scanned as one byte per character (Latin-1, anything else as "?"), so offsets are character offsets.
+        None when there are more than about two such runs per KB (tables of numbers): one search of the whole text
+        then costs less than one per run."""
+        ends = _Ends(4 + len(text) // 512)
+        try:
+            self._runs.scan(text.encode("latin-1", "replace"), match_event_handler=_end, context=ends,
+                            scratch=self._scratch()[1])  # fmt: skip
+        except hyperscan.ScanTerminated:
+            return None
         runs: list[tuple[int, int]] = []
         chars = _PHONE_CHAR_SET
-        for end in ends:
+        for end in ends.ends:
             if end > 0 and text[end - 1] not in chars:
                 end -= 1  # the character after the run
             if runs and runs[-1][1] == end:
@@ -276,12 +288,22 @@ class Prefilter:
         return runs
 
 
+class _Ends:
+    __slots__ = ("ends", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.ends: list[int] = []
+        self.limit = limit
+
+
 def _collect(pattern: int, start: int, end: int, flags: int, found: object) -> None:
     found.append(pattern)  # type: ignore[attr-defined]
 
 
-def _end(pattern: int, start: int, end: int, flags: int, ends: object) -> None:
-    ends.append(end)  # type: ignore[attr-defined]  # in order
+def _end(pattern: int, start: int, end: int, flags: int, ends: object) -> bool:
+    assert isinstance(ends, _Ends)
+    ends.ends.append(end)  # in order
+    return len(ends.ends) > ends.limit  # stop
 
 
 @lru_cache(maxsize=1)

@@ -170,7 +170,11 @@ class Redactor:
         if PERSON in self.types:
             names = NameFinder(names_per_country)
             every += (
-                _Recognizer(PERSON, names.capitalised, NameFinder.may_hold_capitals, (("capital",),)),
+                # ``NameFinder.capitalised``, one finder per pattern
+                _Recognizer(PERSON, names.runs, NameFinder.may_hold_capitals, (("capital",),)),
+                _Recognizer(PERSON, names.in_capitals, NameFinder.may_hold_capitals, (("caps_name",),)),
+                _Recognizer(PERSON, names.after_initials, NameFinder.may_hold_capitals, (("initial_surname",),)),
+                _Recognizer(PERSON, names.inverted, NameFinder.may_hold_capitals, (("inverted",),)),
                 _Recognizer(PERSON, names.small_letters, _anywhere, (("small_cue",),)),
             )
         self._recognizers = tuple(r for r in every if r.type in self.types)
