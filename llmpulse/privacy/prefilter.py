@@ -11,13 +11,14 @@ condition is present, the recognizer runs as before, on the whole text, so its o
 Every pattern here is a superset of what its recognizer needs: look-arounds are left out, upper bounds dropped,
 ``\\b`` kept only next to an ASCII letter (where Hyperscan's ASCII word boundary holds whenever Python's does).
 Words that a recognizer looks for in the lower-cased text are matched in every letter case that lower-cases to
-them (``_caseless``: computed from this Python's Unicode tables, so "K" (U+212A, Kelvin) matches as "k").
+them (``_caseless``: from this Python's Unicode tables, so "É" stands for "é" and "ẞ" for "ß").
 
-A text holding a character that would make a byte pattern disagree with Python's ``re`` (a non-ASCII digit,
-which ``\\d`` matches; non-ASCII white space, which ``\\s`` and ``str.split`` take; a character whose lower case
-is two characters, like "İ") is *odd*: ``hits`` returns None and the redactor uses the character-class gates of
-``llmpulse.privacy.shape`` instead, as it did before. So does every text when Hyperscan is not installed (it is
-an x86-64 library).
+Python's ``\\s`` and ``str.split`` take non-ASCII white space (no-break spaces, U+2000-U+200A, ...); the
+patterns take it too, as UTF-8. A text holding a character that would still make a byte pattern disagree with
+Python's ``re`` (a non-ASCII digit, which ``\\d`` matches; a character whose lower case is two characters, like
+"İ", or ASCII, like "K", the Kelvin sign) is *odd*: ``hits`` returns None and the redactor uses the
+character-class gates of ``llmpulse.privacy.shape`` instead, as it did before. So does every text when Hyperscan
+is not installed (it is an x86-64 library).
 """
 
 from __future__ import annotations
@@ -34,21 +35,22 @@ try:
 except ImportError:  # pragma: no cover - not on x86-64: every text takes the character-class gates
     hyperscan = None  # type: ignore[assignment]
 
-# Python's ``\s`` (str patterns) on ASCII; non-ASCII white space makes a text odd. ``[^...]`` classes that stand
-# for an ASCII-mode ``[^\s...]`` use ``_WS_ASCII``, which leaves out \x1c-\x1f as ``re.ASCII`` does.
+# Python's ``\s`` (str patterns) on ASCII (``_patterns`` adds the non-ASCII white space). ``[^...]`` classes that
+# stand for an ASCII-mode ``[^\s...]`` use ``_WS_ASCII``, which leaves out \x1c-\x1f as ``re.ASCII`` does.
 _WS = r"\t\n\x0b\x0c\r\x1c-\x1f "
 _WS_ASCII = r"\t\n\x0b\x0c\r "
 _BOUNDARY_STRIP = r"""[.,;:()"']"""  # what ``_is_street_token`` strips off a token's ends
 
 
 @lru_cache(maxsize=1)
-def _unicode_tables() -> tuple[str, dict[str, tuple[str, ...]]]:
-    """(every odd character, {character: the characters whose one-character lower case it is}), from this
-    Python's Unicode database (about 40 ms)."""
+def _unicode_tables() -> tuple[str, str, dict[str, tuple[str, ...]]]:
+    """(every odd character, every non-ASCII white space character, {character: the characters whose one-character
+    lower case it is}), from this Python's Unicode database (about 0.1 s)."""
     codes = np.concatenate([np.arange(0, 0xD800, dtype=np.uint32), np.arange(0xE000, 0x110000, dtype=np.uint32)])
     every = codes.tobytes().decode("utf-32-le")
     non_ascii = every[0x80:]
-    odd = set(re.findall(r"[\d\s]", non_ascii))
+    odd = set(re.findall(r"\d", non_ascii))
+    spaces = "".join(re.findall(r"\s", non_ascii))
     preimages: dict[str, list[str]] = {}
     bmp_end = 0xD800 + (0x10000 - 0xE000)
     bmp, astral = every[:bmp_end], every[bmp_end:]
@@ -62,17 +64,19 @@ def _unicode_tables() -> tuple[str, dict[str, tuple[str, ...]]]:
             odd.add(c)  # "İ" (two characters), "K" (Kelvin: ASCII)
         elif lower != c:
             preimages.setdefault(lower, []).append(c)
-    return "".join(sorted(odd)), {k: tuple(v) for k, v in preimages.items()}
+    return "".join(sorted(odd)), spaces, {k: tuple(v) for k, v in preimages.items()}
 
 
 def _byte_alternatives(chars: Iterable[str]) -> str:
-    """A pattern matching the UTF-8 encoding of any of ``chars``."""
-    singles: list[str] = []
-    multi: list[str] = []
-    for c in sorted(set(chars)):
-        encoded = "".join(f"\\x{b:02x}" for b in c.encode("utf-8"))
-        (singles if len(c.encode("utf-8")) == 1 else multi).append(encoded)
-    parts = ([f"[{''.join(singles)}]"] if singles else []) + multi
+    """A pattern matching the UTF-8 encoding of any of ``chars``: per leading bytes, a class of last bytes."""
+    by_lead: dict[bytes, set[int]] = {}
+    for c in set(chars):
+        encoded = c.encode("utf-8")
+        by_lead.setdefault(encoded[:-1], set()).add(encoded[-1])
+    parts = [
+        "".join(f"\\x{b:02x}" for b in lead) + "[" + "".join(f"\\x{b:02x}" for b in sorted(last)) + "]"
+        for lead, last in sorted(by_lead.items())
+    ]
     return parts[0] if len(parts) == 1 else f"(?:{'|'.join(parts)})"
 
 
@@ -80,7 +84,7 @@ def _caseless(word: str, space: str | None = None) -> str:
     """``word`` (lower case) in any letter case that ``lower_same_length`` turns into it (ASCII letters: their
     capital; no other character lower-cases to one in a text that is not odd); with ``space``, each space of
     ``word`` stands for that pattern."""
-    _, preimages = _unicode_tables()
+    _, _, preimages = _unicode_tables()
     out = []
     ascii_run = ""
     for c in word:
@@ -107,7 +111,7 @@ _UPPER_NON_ASCII = r"(?:\xc3[\x80-\x96\x98-\x9e]|\xc4[\x80-\xbf]|\xc5[\x80-\xbd]
 
 _SHORT = 3  # street words this long or shorter are looked for with the characters around them, as literals
 # what may stand before or after a street word that is a whole token: white space, or what _is_street_token strips
-_TOKEN_EDGES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f .,;:()\"'"
+_TOKEN_EDGES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f .,;:()\"'"  # and non-ASCII white space
 # people._SMALL_CUE reads these characters as spaces (a cue starts after one, or at the start of the text)
 _CUE_SPACES = ' \t\n\r"('
 _SMALL_CUES = ("my name is", "my name's", "me llamo", "me chamo", "mein name ist", "mijn naam is", "mi chiamo",
@@ -115,21 +119,16 @@ _SMALL_CUES = ("my name is", "my name's", "me llamo", "me chamo", "mein name ist
                "sono", "je suis", "ik ben", "ich bin", "ping", "ask", "hi", "hello", "hey", "dear")  # fmt: skip
 
 
-def _one_of(chars: str) -> str:
-    """A class of ASCII ``chars``."""
-    return "[" + "".join(f"\\x{ord(c):02x}" for c in chars) + "]"
-
-
 def _standing(words: Iterable[str], before: str, then: str) -> list[str]:
     """Patterns for each of ``words`` (any letter case; a space inside one stands for any of ``before``) right
     after one character of ``before`` or at the start of the text, and followed by ``then``. One pattern per
     character before a word: a literal that long is found faster than a short word after a class."""
-    space = _one_of(before)
+    space = _byte_alternatives(before)
     out = []
     for word in words:
         core = _caseless(word, space)
         out.append(f"^{core}{then}")
-        out += [f"\\x{ord(c):02x}{core}{then}" for c in before]
+        out += ["".join(f"\\x{b:02x}" for b in c.encode("utf-8")) + core + then for c in before]
     return out
 
 
@@ -138,7 +137,9 @@ def _patterns() -> dict[str, str | list[str]]:
     from llmpulse.privacy.documents import _BIRTH_HINTS
     from llmpulse.privacy.people import _STREET_SUFFIXES, _STREET_WORDS
 
-    ws = f"[{_WS}]"
+    _, spaces, _ = _unicode_tables()
+    ws = f"(?:[{_WS}]|{_byte_alternatives(spaces)})"  # Python's \\s
+    edges = _TOKEN_EDGES + spaces  # around a token: white space, or what _is_street_token strips
     street_end = f"{_BOUNDARY_STRIP}*(?:{ws}|$)"
     return {
         # redact._NUMERIC, exactly (the en dash as its UTF-8 bytes)
@@ -169,7 +170,7 @@ def _patterns() -> dict[str, str | list[str]]:
         "iban": r"[A-Z]{2}\d\d ?[A-Z0-9]{4} ?[A-Z0-9]{4}",  # _IBAN: two groups of four at least
         "card": r"\d{4}[ .\-]\d{4}|\d{4}[ \-]\d{6}|\d{12}",  # _CARD's three branches
         # _SSN and _SSN_ANY: 3, 2, 4 digits, with (at most) their separators between
-        "ssn": rf"\d{{3}}(?:[{_WS}.\-]|\xe2\x80[\x93\x94]){{0,3}}\d\d(?:[{_WS}.\-]|\xe2\x80[\x93\x94]){{0,3}}\d{{4}}",
+        "ssn": rf"\d{{3}}(?:{ws}|[.\-]|\xe2\x80[\x93\x94]){{0,3}}\d\d(?:{ws}|[.\-]|\xe2\x80[\x93\x94]){{0,3}}\d{{4}}",
         # recognizers.NATIONAL_ID_FINDERS: _DIGIT_FIRST_IDS (DNI, CPF, NIR, Aadhaar), _ES_NIE, _IT_CF (from its
         # digits on), _GB_NINO
         "id_digit_first": r"\d{8}-?[A-Z]|\d{3}\.\d{3}\.\d{3}-\d\d|[12] ?\d\d ?\d\d ?(?:\d\d|2[AB]) ?\d{3} ?\d{3} ?\d\d"
@@ -192,8 +193,8 @@ def _patterns() -> dict[str, str | list[str]]:
         # a street word standing as a token (a \\b before it: each starts with an ASCII letter)
         "street_word": [
             rf"\b{_any_of(w for w in sorted(_STREET_WORDS) if len(w) > _SHORT)}{street_end}",
-            *_standing((w for w in sorted(_STREET_WORDS) if len(w) <= _SHORT), _TOKEN_EDGES,
-                       f"(?:{_one_of(_TOKEN_EDGES)}|$)"),
+            *_standing((w for w in sorted(_STREET_WORDS) if len(w) <= _SHORT), edges,
+                       f"(?:{_byte_alternatives(edges)}|$)"),
         ],
         "street_suffix": rf"(?:^|{ws}){_BOUNDARY_STRIP}*(?:(?:[A-Z]|[\xc0-\xff])[^{_WS}]*)?"
         rf"{_any_of(sorted(_STREET_SUFFIXES))}{street_end}",
@@ -211,7 +212,7 @@ def _patterns() -> dict[str, str | list[str]]:
         r"(?:[,;\t\n)]|$)",
         # _SMALL_CUE over the lower-cased text with \n \t \r " ( read as spaces: a cue after one of those (or at
         # the start), white space, then a small letter (the name's first, ``text[start].islower()``)
-        "small_cue": _standing(_SMALL_CUES, _CUE_SPACES, rf'[,:]?[{_WS}"(]+(?:[a-z]|[\xc3-\xc5\xe1])'),
+        "small_cue": _standing(_SMALL_CUES, _CUE_SPACES, rf'[,:]?(?:{ws}|["(])+(?:[a-z]|[\xc3-\xc5\xe1])'),
     }
 
 
@@ -227,7 +228,7 @@ class Prefilter:
     thread scans with its own Hyperscan scratch space."""
 
     def __init__(self) -> None:
-        odd, _ = _unicode_tables()
+        odd, _, _ = _unicode_tables()
         patterns = _patterns()
         patterns["odd"] = _byte_alternatives(odd)
         names: list[str] = []

@@ -33,6 +33,8 @@ def _variants(rng: random.Random, text: str) -> list[str]:
     cut = rng.randrange(len(text) + 1)
     out += [text[:cut], text[cut:], "-p " + text, text + " --token abcdEF12345"]
     out += [text.replace(" ", "1"), text.replace(" ", " 12 "), "+" + text, text + " 12345"]  # runs of digits
+    out += [text.replace(" ", "\u00a0"), text.replace(" ", "\u202f"), text.replace("\n", "\u2028")]  # spaces
+    out += [text + " \ud800", "\U0001f600 " + text]  # a lone surrogate, an emoji
     return out
 
 
@@ -94,14 +96,21 @@ def test_detection_is_the_same_with_and_without_the_prefilter(redactor: Redactor
         assert redactor.detect(text) == redactor._detect_by_shape(text), text[:200]
 
 
-@pytest.mark.parametrize(
-    "text",
-    ["room \u0663\u0664\u0665", "\u212aey: abc", "call\u00a0me", "İstanbul office", "tel 123\u2007456\u20077890",
-     "x\u2028y"],
-)
+@pytest.mark.parametrize("text", ["room \u0663\u0664\u0665", "\u212aey: abc", "İstanbul office", "\U0001d7d9 digit"])
 def test_odd_texts_take_the_character_class_gates(redactor: Redactor, text: str) -> None:
     assert redactor._prefilter.hits(text) is None
     assert redactor.detect(text) == redactor._detect_by_shape(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["call\u00a0me on 0612345678", "tel 123\u2007456\u20077890", "x\u2028y", "12\u00a0Elm\u00a0St\u00a0Boston",
+     "my name is\u3000john smith", "--password\u202fhunter2Xy", "SSN 123\u00a045\u00a06789"],
+)
+def test_non_ascii_white_space_is_white_space_to_the_prefilter(redactor: Redactor, text: str) -> None:
+    assert redactor._prefilter.hits(text) is not None
+    assert redactor.detect(text) == redactor._detect_by_shape(text)
+    _check(redactor, text)
 
 
 def test_phone_runs_are_the_runs_of_seven_digits(redactor: Redactor) -> None:
