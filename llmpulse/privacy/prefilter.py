@@ -140,7 +140,9 @@ def _patterns() -> dict[str, str | list[str]]:
     _, spaces, _ = _unicode_tables()
     ws = f"(?:[{_WS}]|{_byte_alternatives(spaces)})"  # Python's \\s
     edges = _TOKEN_EDGES + spaces  # around a token: white space, or what _is_street_token strips
-    street_end = f"{_BOUNDARY_STRIP}*(?:{ws}|$)"
+    # after a street word or suffix that ends its token: a stripped character or white space, or the end (one
+    # character: a repeat before "$" costs Hyperscan much more)
+    street_end = f"(?:{_byte_alternatives(edges)}|$)"
     return {
         # redact._NUMERIC, exactly (the en dash as its UTF-8 bytes)
         "numeric": r"\d(?:[\d ().\-/]|\xe2\x80\x93){5,}\d|\d\d[A-Za-z]\d\d|\d\d ?\d\d ?\d\d ?[A-Da-d]",
@@ -190,11 +192,12 @@ def _patterns() -> dict[str, str | list[str]]:
         "ipv4": r"\d\.\d+\.\d+\.\d",  # _IPV4
         "ipv6": r"::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:",  # find_ipv6's own gate
         # --- addresses: people._has_street_word and _POSTCODE_CITY ---
-        # a street word standing as a token (a \\b before it: each starts with an ASCII letter)
+        # a street word standing as a token: what may stand around a token on either side (short words: one
+        # pattern per character before, as literals)
         "street_word": [
-            rf"\b{_any_of(w for w in sorted(_STREET_WORDS) if len(w) > _SHORT)}{street_end}",
-            *_standing((w for w in sorted(_STREET_WORDS) if len(w) <= _SHORT), edges,
-                       f"(?:{_byte_alternatives(edges)}|$)"),
+            f"(?:^|{_byte_alternatives(edges)}){_any_of(w for w in sorted(_STREET_WORDS) if len(w) > _SHORT)}"
+            + street_end,
+            *_standing((w for w in sorted(_STREET_WORDS) if len(w) <= _SHORT), edges, street_end),
         ],
         "street_suffix": rf"(?:^|{ws}){_BOUNDARY_STRIP}*(?:(?:[A-Z]|[\xc0-\xff])[^{_WS}]*)?"
         rf"{_any_of(sorted(_STREET_SUFFIXES))}{street_end}",
