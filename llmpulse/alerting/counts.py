@@ -48,6 +48,11 @@ PAIR_GAP_MS = 180_000  # an earlier window is pooled if it started at most this 
 TAIL_CALLS = 3  # a percentile is judged only in windows where at least 3 calls lie beyond it ...
 NORMAL_TAIL_CALLS = 8  # ... by the normal approximation from 8 calls beyond it, below by the exact count test
 FEW_POOLED = 2  # which judges the window only together with the one before (one minute of a few calls is not enough)
+#: ... or alone, at a z this much higher: the calls of one minute are not independent draws (same apps, same
+#: load), so one minute of a few slow calls is weaker evidence than the count says (quiet replays of the demo,
+#: seeds 100-299: no lone window of few calls above z 6.7), while the first minute of a spike that hits a
+#: model between its bursts of calls often stands alone (z 11 to 13 from 13 to 15 calls)
+FEW_ALONE_MARGIN = 3.5
 Z_BAND = 3.0  # the "normal band" reported with an alert (and kept while it is open) is level +/- 3 sd
 _SQRT2 = math.sqrt(2.0)
 _TINY = 1e-12
@@ -338,11 +343,12 @@ class LevelTest(_Base):
         n - floor(q n) calls at or above it, each above v with the baseline's share s(v) (calls' log latency
         normal around the level, their spread sigma derived from k: a q-percentile of n calls has variance
         q (1 - q) sigma^2 / (n phi(z_q)^2)). The count is Binomial(n, s(v)); windows pooled with the one or
-        two before count their calls above the lowest of their percentiles."""
+        two before count their calls above the lowest of their percentiles. The window alone counts
+        ``FEW_ALONE_MARGIN`` less (a model with a burst of calls every few minutes has no minute before it)."""
         q = self.quantile
         assert q is not None
         z_q, sigma = self._sigma()
-        best_tail = 1.0
+        best = 0.0
         low, above, total = residual, 0.0, 0.0
         pool = [(residual, calls), *self._recent(ts_ms)]
         for i, (value_residual, n) in enumerate(pool):
@@ -351,11 +357,10 @@ class LevelTest(_Base):
             total += n
             if low < math.log(self.settings.min_ratio):
                 break
-            if i < FEW_POOLED - 1:
-                continue
             share = _upper_tail(low / sigma + z_q)
-            best_tail = min(best_tail, binomial_upper_tail(above, total, share))
-        return max(float(-ndtri(max(best_tail, 1e-300))), 0.0)
+            z = max(float(-ndtri(max(binomial_upper_tail(above, total, share), 1e-300))), 0.0)
+            best = max(best, z - FEW_ALONE_MARGIN if i < FEW_POOLED - 1 else z)
+        return best
 
     def score_one(self, ts_ms: int, value: float, calls: float = 1.0, covariate: float | None = None) -> float:
         if self.warming_up or value <= 0 or calls <= 0:

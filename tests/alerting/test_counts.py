@@ -155,3 +155,13 @@ def test_a_median_of_few_calls_is_judged_by_an_exact_count() -> None:
     assert slow[1].upper is not None and slow[1].upper < 8000.0
     # the normal approximation takes over from NORMAL_TAIL_CALLS calls beyond the median
     assert test._few(2 * NORMAL_TAIL_CALLS - 1) and not test._few(2 * NORMAL_TAIL_CALLS)
+
+
+def test_a_lone_minute_of_few_calls_alerts_only_far_beyond_the_level() -> None:
+    """A model called in bursts every few minutes: the first slow minute has no minute before it to pool with."""
+    after_gap = T0 + 130 * W  # ten minutes after the last learned minute
+    slower = learned_median_test(np.random.default_rng(7), (5, 12))
+    assert not slower.update(after_gap, 8000.0, 6).anomalous  # 6 calls four times slower: not enough alone
+    much_slower = learned_median_test(np.random.default_rng(7), (5, 12))
+    detection = much_slower.update(after_gap, 10_000.0, 14)  # 14 calls five times slower: far beyond, alone
+    assert detection.anomalous and detection.direction == "up"
