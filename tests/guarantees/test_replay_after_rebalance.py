@@ -66,6 +66,14 @@ def deliver(values: list[bytes], first_offset: int = 0, generation: int = 1) -> 
     return [Event(Message(0, first_offset + i, now, v, generation_id=generation)) for i, v in enumerate(values)]
 
 
+def opened_runtime(store: Store, tmp_path: Path) -> tuple[Settings, Runtime]:
+    """A runtime on ``store`` with a topic of its own and alerting off, opened."""
+    settings = Settings(data_dir=tmp_path / "data", calls_topic=f"calls-{uuid.uuid4().hex[:8]}", alerts_enabled=False)
+    runtime = Runtime(settings, store=store)
+    runtime.open()
+    return settings, runtime
+
+
 def test_records_read_again_after_a_rebalance_are_not_duplicates(store: Store, tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", calls_topic=f"calls-{uuid.uuid4().hex[:8]}", alerts_enabled=False)
     events = workload_events(400, seed=61)
@@ -118,11 +126,9 @@ def test_records_of_the_old_assignment_then_a_seek_back_are_stored_once(store: S
     past what was written), and only then come the records from the committed offset. Each record must keep
     the token it was first written with; before the fix, the seek back cut records 5-14 into a second chunk
     (stored twice in the rollups)."""
-    settings = Settings(data_dir=tmp_path / "data", calls_topic=f"calls-{uuid.uuid4().hex[:8]}", alerts_enabled=False)
+    settings, runtime = opened_runtime(store, tmp_path)
     events = workload_events(400, seed=62)
     values = records(events, per_record=20)
-    runtime = Runtime(settings, store=store)
-    runtime.open()
     consumer = Consumer()
 
     async def run() -> None:
@@ -145,11 +151,9 @@ def test_records_of_the_old_assignment_then_a_seek_back_are_stored_once(store: S
 
 
 def test_records_fetched_before_the_rebalance_are_skipped_unacknowledged(store: Store, tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", calls_topic=f"calls-{uuid.uuid4().hex[:8]}", alerts_enabled=False)
+    settings, runtime = opened_runtime(store, tmp_path)
     events = workload_events(200, seed=63)
     values = records(events, per_record=20)
-    runtime = Runtime(settings, store=store)
-    runtime.open()
     consumer = Consumer()
     generation = [1]
 
