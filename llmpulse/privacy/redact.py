@@ -80,11 +80,10 @@ from llmpulse.privacy.shape import Shape, shape_of
 
 __all__ = ["ALL_TYPES", "Entity", "RedactionResult", "Redactor", "default_redactor"]
 
+#: prefilter hit sets whose plan (finders to run) is remembered
+_PLANS_KEPT = 4096
 # A run of 7+ digit/separator characters, or the letter-digit shapes of an Italian codice
 # fiscale or a UK National Insurance number: without one, no number-shaped PII can be there.
-# Texts shorter than this take the character-class gates: for a few words they cost less than a scan.
-_SCAN_FROM = 0
-_PLANS_KEPT = 4096
 _NUMERIC = re.compile(r"\d[\d ().\-/\u2013]{5,}\d|\d\d[A-Za-z]\d\d|\d\d ?\d\d ?\d\d ?[A-Da-d]", re.ASCII)
 
 
@@ -189,7 +188,7 @@ class Redactor:
         if not text:
             return []
         scanner = self._prefilter
-        hits = scanner.hits(text) if scanner is not None and len(text) >= _SCAN_FROM else None
+        hits = scanner.hits(text) if scanner is not None else None
         if hits is None or scanner is None:
             return self._detect_by_shape(text)
         plan = self._plans.get(hits)
@@ -211,7 +210,7 @@ class Redactor:
         return plan
 
     def _detect_by_shape(self, text: str) -> list[Entity]:
-        """``detect`` with the character-class gates (short or odd texts, or no Hyperscan)."""
+        """``detect`` with the character-class gates (odd texts, or no Hyperscan)."""
         shape = shape_of(text)
         numeric: bool | None = None
         found: list[Entity] = []

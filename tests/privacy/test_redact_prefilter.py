@@ -11,7 +11,7 @@ import random
 import pytest
 
 from llmpulse.privacy.prefilter import prefilter
-from llmpulse.privacy.redact import _NUMERIC, _SCAN_FROM, Redactor
+from llmpulse.privacy.redact import _NUMERIC, Redactor
 from llmpulse.privacy.shape import Shape
 from tests.privacy.equivalence_inputs import corpus_texts, texts
 
@@ -128,4 +128,3 @@ def test_plain_text_is_prefiltered_and_skips_what_it_lacks(redactor: Redactor) -
     assert hits is not None and not hits
     hits = redactor._prefilter.hits("Mail jane@example.com, call +31 6 12345678, Hauptstraße 12")
     assert hits is not None and {"at", "numeric", "phone", "street_suffix", "capital", "digit"} <= hits
-    assert _SCAN_FROM <= 256
