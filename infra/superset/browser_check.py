@@ -2,7 +2,10 @@
 
 Run with the Superset venv's Python (it has Playwright; the browser is the system's Chromium):
 
-    python browser_check.py --url http://127.0.0.1:8088 --user admin --password … --out DIR [--chromium PATH]
+    SUPERSET_ADMIN_PASSWORD=… python browser_check.py --url http://127.0.0.1:8088 --user admin --out DIR
+
+The password is read from ``SUPERSET_ADMIN_PASSWORD`` so it stays out of the process list (``--password`` also works;
+write ``--password=VALUE`` when the value starts with ``-``).
 
 Logs in through the login page, opens each dashboard, records every ``/api/v1/chart/data`` response,
 and prints one JSON line: per dashboard, per chart, the HTTP status and row count. Exits 1 when a chart's
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -112,11 +116,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True)
     parser.add_argument("--user", required=True)
-    parser.add_argument("--password", required=True)
+    parser.add_argument("--password", default=os.environ.get("SUPERSET_ADMIN_PASSWORD"),
+                        help="the admin password (default: $SUPERSET_ADMIN_PASSWORD)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--chromium", default=None, help="the browser executable (default: Playwright's own)")
     parser.add_argument("--timeout", type=float, default=180.0)
     args = parser.parse_args()
+    if not args.password:
+        parser.error("no password: set SUPERSET_ADMIN_PASSWORD or pass --password=VALUE")
     report = check(args.url, args.user, args.password, args.out, args.chromium, args.timeout)
     print(json.dumps(report))
     bad = [(d, c) for d, charts in report.items() for c, r in charts.items() if r["status"] != 200 or not r["rows"]]

@@ -135,8 +135,9 @@ def test_every_chart_of_every_dashboard_draws_data(kafka_bootstrap: str, tmp_pat
             shots = tmp_path / "shots"
             script = ROOT / "infra" / "superset" / "browser_check.py"
             check = subprocess.run([str(superset_run.VENV / "bin" / "python"), str(script),
-                                    "--url", f"http://127.0.0.1:{port}", "--user", admin, "--password", password,
+                                    "--url", f"http://127.0.0.1:{port}", "--user", admin,
                                     "--out", str(shots), "--chromium", browser],
+                                   env={**os.environ, "SUPERSET_ADMIN_PASSWORD": password},
                                    capture_output=True, text=True, timeout=900)  # fmt: skip
         finally:
             if web is not None and web.poll() is None:
