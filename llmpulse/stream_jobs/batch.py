@@ -56,15 +56,16 @@ def texts(col: pa.Array, name: str, cap: int, redact: Redact | None, flags: list
     if col.null_count == len(col):
         return col
     col = cap_strings(col, name, cap, flags)
-    out: list[str | None] = []
-    for i, text in enumerate(col.to_pylist()):
+    values = col.to_pylist()
+    changed = False
+    for i, text in enumerate(values):
         if text is None:
-            out.append(None)
             continue
         clean, found = redact(text)
         pii[i] += found
-        out.append(clean)
-    return pa.array(out, pa.string())
+        if clean != text:
+            values[i], changed = clean, True
+    return pa.array(values, pa.string()) if changed else col  # most texts hold no PII: no second copy
 
 
 def attributes(col: pa.Array, redact: Redact | None, flags: list[list[str]], pii: np.ndarray) -> pa.Array:
