@@ -458,23 +458,31 @@ _ROMANCE_STREET = (
 )
 _GERMANIC_SUFFIX = (
     r"straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|steig|pfad|markt|"
-    r"straat|laan|gracht|plein|kade|singel|dijk|steeg|hof|park|dreef|pad|wal"
+    r"straat|laan|gracht|plein|kade|singel|dijk|steeg|hof|park|dreef|pad|wal|schans"
 )
-_HOUSE = r"\d{1,5}(?:\s?[A-Za-z](?![\w]))?(?:[-/]\d{1,4}[A-Za-z]?)?"
+# a house number: "12", "221B", "45 a", "7-9", "263-267", "12-II" (a Dutch floor); a letter after it stands on its
+# line and is no country's prefix of a postcode ("Bahnhofstraße 12\nD-01067 Dresden")
+_HOUSE = r"\d{1,5}(?:[ \t]?[A-Za-z](?![\w]|-\d))?(?:[-/]\d{1,4}[A-Za-z]?)?(?:-(?:I{1,3}|IV|hs|huis)(?![\w]))?"
 _STREET = re.compile(
     rf"(?<![\w/.-])(?:"
-    rf"(?P<en>(?:(?:Flat|Apt\.?|Apartment|Unit|Suite|Ste\.?)\s*#?\w{{1,5}},?\s+)?{_HOUSE},?\s+"
+    # a highway or route as the street ("10550 Hwy 290 W"): before the other shapes, which would stop at "Hwy"
+    rf"(?P<en>{_HOUSE},?\s+(?:(?:State|US|U\.S\.|County)\s+)?(?:Highway|Hwy\.?|Route)\s+\d{{1,4}}[A-Z]?"
+    rf"(?:\s+(?:N|S|E|W|North|South|East|West)(?![\w]))?(?![\w])"
+    rf"|(?:(?:Flat|Apt\.?|Apartment|Unit|Suite|Ste\.?)\s*#?\w{{1,5}},?\s+)?{_HOUSE},?\s+"
     rf"(?:(?:N|S|E|W)\.?\s+)?(?:{_CAP}\s+|\d{{1,3}}(?:st|nd|rd|th)\s+){{1,4}}?(?:{_EN_STREET})(?![\w])"
     rf"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)(?![\w]))?"
     rf"|{_HOUSE}\s+(?:(?!(?:the|a|an|to|of|and|down|up|on|in|at|my|our)\s)[a-z]{{2,}}\s+){{1,3}}"
     rf"(?:street|avenue|road|lane|drive|boulevard|court|place|terrace|st|ave|rd|ln|dr|blvd)\.?"
     rf"(?=(?:,?\s*(?:apt|unit|suite|#)\s*#?\w{{1,5}})?,\s*[a-z]{{3,}}))"
-    rf"|(?P<fr>\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?i:{_FR_STREET})\s+[^\W\d][^,\n\d]{{1,40}}?(?=\s*[,\n]|\s+\d{{4,5}}\s|$|\.\s))"
-    rf"|(?P<ro>(?:{_ROMANCE_STREET})\s+(?:(?:de|del|de la|de las|de los|di|della|delle|dei|da|do|dos|das|la|el)\s+)*"
+    rf"|(?P<fr>(?:(?:Appt?\.?|Appartement|Bât\.?|Bâtiment|Esc\.?|Escalier)\s*[\w-]{{1,5}},?\s+)?"
+    rf"\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?i:{_FR_STREET})\s+[^\W\d][^,\n\d]{{1,40}}?(?=\s*[,\n]|\s+\d{{4,5}}\s|$|\.\s))"
+    rf"|(?P<ro>(?:{_ROMANCE_STREET}|c/)\s+(?:(?:de|del|de la|de las|de los|di|della|delle|dei|da|do|dos|das|la|el)\s+)*"
     rf"{_CAP}(?:\s+{_CAP}){{0,3}},?\s+(?:n[º°.]\s*)?{_HOUSE}(?![\w]))"
     rf"|(?P<ge>(?:(?:Am|An der|Auf der|Im|In der|Zum|Zur|Alte|Neue|Alter|Neuer|Große|Kleine|Obere|Untere|"
     rf"Hinter der|Bei der|Unter den|{_CAP}) +)?{_CAP}?(?:{_GERMANIC_SUFFIX})\s+{_HOUSE}(?![\w])"
-    rf"|{_CAP}(?:\s+|-)(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee)\s+{_HOUSE}(?![\w]))"
+    rf"|{_CAP}(?:\s+|-)(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee)\s+{_HOUSE}(?![\w])"
+    rf"|(?:Straße|Strasse|Platz|Allee|Weg|Ring|Damm|Ufer|Chaussee)\s+(?:des|der|dem|den)\s+(?:\d{{1,2}}\.\s+)?"
+    rf"{_CAP}(?:\s+{_CAP})?\s+{_HOUSE}(?![\w]))"
     rf"|(?P<pc>{_CAP}(?:[ -](?:(?:den|der|de|la|le|van|von) )?{_CAP}){{0,2}}\s+{_HOUSE}"
     rf"(?=,?\s+(?:\d{{4}}\s?[A-Z]{{2}}|\d{{5}})\s+[A-Z]))"
     rf"|(?P<box>(?:P\.?\s?O\.?\s?Box|Post Office Box|Postfach|Apartado(?: de correos)?|Case postale|BP)\s+\d{{1,6}})"
@@ -482,14 +490,17 @@ _STREET = re.compile(
 )
 _UNIT = re.compile(
     r",?\s*(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Floor|Fl\.?|Room|Wohnung|Whg\.?|Etage|appartement|apt|"
-    r"piso|planta|puerta|interno|int\.|scala|andar|apto\.?|appt\.?|app\.|bus)\s*#?\s*[\w-]{1,5}"
+    r"piso|planta|puerta|interno|int\.|scala|andar|apto\.?|appt\.?|app\.|bus|bât\.?|bâtiment|esc\.|escalier)"
+    r"\s*#?\s*[\w-]{1,5}"
+    r"|,?\s*\d{1,2}\.\s?(?:OG|UG|DG|EG|Obergeschoss|Etage|Stock)(?![\w])"
     r"|,?\s*#\s?\d{1,5}[A-Za-z]?"
     r"|,?\s*\d{1,2}\s?[º°ª]\s?(?:[A-Z]|\d{1,2}\s?[ºª]?)?(?:\s?(?:izq(?:da)?|izquierda|dcha|der(?:echa)?|dch)\.?)?"
     r"(?![\w])"
 )
-_CITY = rf"{_CAP}(?:\s(?:am|an|der|im|in|de|del|la|le|sur|upon|on)?\s?{_CAP}){{0,3}}"
+# a city's words stand on one line ("80121 Napoli\nYou can ..." ends at "Napoli")
+_CITY = rf"{_CAP}(?:[^\S\n](?:am|an|der|im|in|de|del|la|le|sur|upon|on)?[^\S\n]?{_CAP}){{0,3}}"
 _TAIL = re.compile(
-    r"(?:\s*[,\n]\s*|\s+)(?:"
+    r"(?:\s*[,\n]\s*|\s+[-\u2013]\s+(?=\d)|\s+)(?:"
     rf"(?:{_CITY}),?\s+[A-Z]{{2,3}}\s+\d{{4,5}}(?:-\d{{4}})?"  # Springfield, IL 62704 / Sydney NSW 2000
     rf"|\d{{4}}\s?[A-Z]{{2}}\s+{_CITY}"  # 1015 CJ Amsterdam
     rf"|\d{{4}}-\d{{3}}\s+{_CITY}"  # 1100-053 Lisboa
@@ -512,6 +523,7 @@ _SMALL_CITY = re.compile(
     r"(?!(?:and|or|but|so|then|the|please|thanks|thank|near|next|which|where|with|for|from|to|that|this|it|its|"
     r"i|we|you|he|she|they|just|also|not|right|left|opposite|behind|apt|unit|suite|flat)(?![a-z]))[a-z]{3,}(?![\w])"
 )
+_PROVINCE = re.compile(r" ?\([A-Z]{2}\)")  # "20127 Milano (MI)"
 _STATE_ZIP = re.compile(r",?\s+[A-Z]{2,3}\s+\d{4,5}(?:-\d{4})?(?![\w])")
 # A house number or PO box number: 1-5 digits standing alone ("12", "221B", "45a", "7-9").
 _HOUSE_NUMBER = re.compile(r"\d(?<![\w.,:/+-]\d)\d{0,4}(?:\s?[A-Za-z])?(?:[-/]\d{1,4}[A-Za-z]?)?(?![\w:]|[.,]\d)")
@@ -630,14 +642,16 @@ def _address_at(text: str, m: re.Match[str]) -> Entity | None:
     street_end = end
     for _ in range(2):
         tail = _TAIL.match(text, end)
-        if tail is None:
-            break
+        if tail is None or (tail.group().islower() and not m.group().islower()):
+            break  # a city in small letters goes only with a street in small letters ("Amsterdam graag")
         end = tail.end()
         zip_code = _STATE_ZIP.match(text, end)
         if zip_code is not None:
             end = zip_code.end()
             break
         if any(c.isdigit() for c in tail.group()):
+            province = _PROVINCE.match(text, end)
+            end = province.end() if province is not None else end
             country = _COUNTRY.match(text, end)
             end = country.end() if country is not None else end
             break  # a postcode ends the address (or the country after it)

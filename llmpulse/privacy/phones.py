@@ -5,9 +5,10 @@ one are checked against a short list of regions (``DEFAULT_PHONE_REGIONS``); the
 the way people write phone numbers: with separators (``(415) 555-0132``, ``06 12 34 56 78``) or
 after a phone word ("tel", "call", "Handy", "llámame", …), and with the trunk ``0`` in regions
 that dial one (a German or French number starts with ``0``; Indian mobiles and Brazilian
-``(11) …`` numbers are the common exceptions). Dates, ZIP+4 codes, SSN-shaped and
-thousand-grouped numbers, and numbers right after an id word ("order", "SKU", "part", "ISBN",
-"#", …) are not phones. Each region's length list and general number pattern from the
+``(11) …`` numbers are the common exceptions). Dates, ZIP+4 codes, SSN-shaped (3-2-4), EIN-shaped
+(2-7) and thousand-grouped numbers, opening hours ("09.00-17.30"), and numbers right after an id word
+("order", "SKU", "part", "ISBN", "#", a "...nummer" compound that names no phone, …, also with "is"
+between) are not phones. Each region's length list and general number pattern from the
 libphonenumber metadata screen a candidate before libphonenumber's per-type validity check.
 """
 
@@ -54,13 +55,22 @@ _ID_WORDS = frozenset(
      "vertragsnummer", "aktenzeichen", "vorgangsnummer", "meeting", "passcode", "pin"}
 )  # fmt: skip
 _ID_SUFFIXES = frozenset({"no", "nr", "num", "number", "n°", "nº", "#", "id", "-nr"})
+# Compound words for "number" (Dutch and German: "klantnummer", "Rechnungsnummer") name an identifier, unless their
+# first part names a phone ("Telefonnummer", "Handynummer", "mobielnummer", "Rufnummer", "Servicenummer"; looked for
+# anywhere in the word, which the window before the number may have cut: "[Mobil]telefonnummer").
+_NUMBER_ENDINGS = ("nummer", "nummern")
+_PHONE_STEMS = ("tel", "handy", "mobi", "ruf", "fax", "kontakt", "contact", "service", "hotline", "durchwahl",
+                "whatsapp", "gsm", "sms", "nood", "zentral", "büro", "buero", "privat", "direkt")  # fmt: skip
+_LINKING_WORDS = frozenset({"is", "ist", "lautet", "es", "est", "was", "are", "sind", "zijn", "era"})
 _WORDS = re.compile(r"[\w/°º#-]+")
 _DATE_DMY = re.compile(r"^\d{1,2}([./-])\d{1,2}\1\d{2,4}(?![\d./-]*\d)|^\d{1,2}([./-])\d{1,2}\2\d{2,4} ")
 _DATE_YMD = re.compile(r"^\d{4}([./-])\d{1,2}\1\d{1,2}(?!\d)")
 _NOT_PHONE_SHAPES = re.compile(
     r"^(?:\d{1,3}([ .,])\d{3}(?:\1\d{3})*"  # 1 234 567, 12.345.678
     r"|\d{5}-\d{4}"  # ZIP+4
-    r"|\d{3}-\d{2}-\d{4})$"  # SSN
+    r"|\d{3}([ .-])\d{2}\2\d{4}"  # SSN (no region's phones are grouped 3-2-4)
+    r"|[1-9]\d-\d{7}"  # US EIN (9 digits as 2-7 without a trunk 0)
+    r"|(?:[01]?\d|2[0-4])[.:][0-5]\d ?[-\u2013] ?(?:[01]?\d|2[0-4])[.:][0-5]\d)$"  # hours: 09.00-17.30
 )
 _DELETE_DIGITS = str.maketrans("", "", "0123456789")
 _SEPARATORS = frozenset(" .-/()")
@@ -141,13 +151,18 @@ def _valid(value: str, regions: tuple[_Region, ...]) -> bool:
         return False
 
 
-def _after_id_word(before: str) -> bool:
+def after_id_word(before: str) -> bool:
+    """``before`` (lower-cased, the text just before a number) ends in a word that names an identifier."""
     words = _WORDS.findall(before[-20:])
+    if words and words[-1] in _LINKING_WORDS:  # "order number is", "klantnummer is", "Kundennummer lautet"
+        words.pop()
     if not words:
         return False
     last = words[-1].strip("-")
     if last in _ID_WORDS or last.startswith("#"):
         return True
+    if last.endswith(_NUMBER_ENDINGS) and last not in _NUMBER_ENDINGS and not any(s in last for s in _PHONE_STEMS):
+        return True  # a compound "... number" that is not a phone's: "klantnummer", "rechnungsnummer"
     return len(words) > 1 and last in _ID_SUFFIXES and words[-2].strip("-") in _ID_WORDS
 
 
@@ -161,7 +176,7 @@ def _shape_ok(value: str, before: str) -> bool:
     phone_word = _PHONE_WORD.search(before) is not None
     if not phone_word and _SEPARATORS.isdisjoint(value):
         return False  # a bare digit run needs a phone word (checked first: the cheapest reason to say no)
-    if _after_id_word(before):
+    if after_id_word(before):
         return False
     if _DATE_DMY.match(value) or _DATE_YMD.match(value):
         return False

@@ -17,8 +17,10 @@ Decisions on the grey zone (the corpus in tests/privacy encodes them):
 
 * A dotted quad in a version string or a section number is not an IP address: ``v1.2.3.4``,
   ``1.2.3.4-beta``, ``1.2.3.4+build``, ``1.2.3.4.5``, or one after "version", "build",
-  "section", "firmware", "Python", … Loopback and unspecified addresses (``127.0.0.0/8``,
-  ``0.0.0.0``, ``::1``, ``::``) identify nobody and are kept; private ranges are redacted.
+  "section", "firmware", "Python", …; nor is one shaped like a version (a one-digit first part, then
+  two parts under 32: "8.1.3.2", "2.5.29.17") without a host word beside it ("ping 1.2.3.4").
+  Loopback and unspecified addresses (``127.0.0.0/8``, ``0.0.0.0``, ``::1``, ``::``) identify nobody
+  and are kept; private ranges are redacted.
 * ``user@host:path`` (an scp/git remote such as ``git@github.com:org/repo``) is not an e-mail,
   nor is ``logo@2x.png`` (the "domain" ends in a file extension that is not a TLD).
 * A Luhn-valid 13-19 digit number with a card-network first digit is a card, whatever word
@@ -48,7 +50,9 @@ from llmpulse.privacy.entity import (
     US_SSN,
     Entity,
     lower_same_length,
+    window_before,
 )
+from llmpulse.privacy.phones import after_id_word
 from llmpulse.privacy.shape import Shape, shape_of
 
 _A = re.ASCII
@@ -158,16 +162,24 @@ def find_ibans(text: str) -> list[Entity]:
 # --- US social security numbers ----------------------------------------------------------------
 
 _SSN = re.compile(r"\d(?<![\w.-]\d)\d\d([- ])\d{2}\1\d{4}(?![\w-]|[.,]\d|\1\d)", _A)
-_SSN_WORDS = ("ssn", "s.s.n", "ss#", "social security", "social-security", "social_security", "socialsecurity",
-              "soc. sec", "soc sec",
-              "social is", "social:",
-              "sozialversicherungsnummer", "seguro social")  # fmt: skip
-# With one of those words just before, any SSN shape counts, valid or not (an ITIN, a typo): the writer
-# says it is one.
+# The words that name an SSN (over the lower-cased text): "SSN", "S.S.N.", "SS#", "ss no.", "ss number",
+# "S.S. No.", "social security", "social-security", "socialSecurity", "social sec.", "soc. sec.", "Soc.Sec.#",
+# "soc_sec_no", "social is", "social:", an ITIN (a taxpayer number of the same shape), and two translations.
+# Every branch starts with "s" or "i", and each "\b" before a word is a look-behind after its first letter
+# ("s(?<!\ws)oc" is "\bsoc"): the engine then scans for those two letters (ten times faster on 8 KB of JSON).
+_SSN_WORD = re.compile(
+    r"s(?:sn|\.s\.n|s ?#|(?<!\ws)s ?(?:no\b|nr\b|num)|(?<!\ws)\. ?s\. ?(?:no\b|nr\b|num|#)|ocial[\s._-]*sec"
+    r"|(?<!\ws)oc\.?[\s._-]*sec|ocial is|ocial:|ozialversicherungsnummer|eguro social)|i(?<!\wi)tin\b"
+)
+# With one of those words close by, any SSN shape counts, valid or not (an ITIN, a typo): the writer says it is
+# one. Close: within 64 characters before the number, or 128 on its own line; 12 after it on its line, or 24 for a
+# number that passes the check ("529114470 is my social security number", not "666-45-6789 as invalid SSNs"); or
+# the word heads the number's column in a table (CSV, TSV, markdown).
 # (the writer's separators: none, a hyphen, an en or em dash, a space or a dot, a dash with spaces around it; not
 # always the same twice)
 _SSN_SEP = r"(?:\s?[-\u2013\u2014]\s?|[ .])?"
 _SSN_ANY = re.compile(rf"\d(?<![\w.-]\d)\d\d{_SSN_SEP}\d{{2}}{_SSN_SEP}\d{{4}}(?![\w-]|[.,]\d)")
+_SSN_BEFORE, _SSN_BEFORE_ON_LINE, _SSN_AFTER, _SSN_AFTER_ON_LINE = 64, 128, 12, 24
 
 
 def may_hold_us_ssn(shape: Shape) -> bool:
@@ -175,16 +187,63 @@ def may_hold_us_ssn(shape: Shape) -> bool:
     return shape.digits(4)
 
 
+def _ssn_word_near(lowered: str, start: int, end: int, headers: dict[int, str | None]) -> bool:
+    line_start = lowered.rfind("\n", 0, start) + 1
+    line_end = lowered.find("\n", end)
+    line_end = len(lowered) if line_end == -1 else line_end
+    before = max(0, min(start - _SSN_BEFORE, line_start), start - _SSN_BEFORE_ON_LINE)
+    if _SSN_WORD.search(lowered, before, start) or _SSN_WORD.search(lowered, end, min(line_end, end + _SSN_AFTER)):
+        return True
+    if _SSN_WORD.search(lowered, end, min(line_end, end + _SSN_AFTER_ON_LINE)):
+        return ssn.is_valid(re.sub(r"\D", "", lowered[start:end]))  # "... and 666-45-6789 as invalid SSNs"
+    header = column_header(lowered, start, line_start, line_end, headers)
+    return header is not None and _SSN_WORD.search(header) is not None
+
+
 def find_us_ssns(text: str) -> list[Entity]:
     matches = (m for m in _SSN.finditer(text) if ssn.is_valid(m.group().replace(" ", "")))
     found = [Entity(US_SSN, m.start(), m.end()) for m in matches]
     lowered = lower_same_length(text)
-    if any(word in lowered for word in _SSN_WORDS):
+    if _SSN_WORD.search(lowered) is not None:
+        headers: dict[int, str | None] = {}
         for m in _SSN_ANY.finditer(text):
-            near = lowered[max(0, m.start() - 64) : m.start()] + " " + lowered[m.end() : m.end() + 12]
-            if any(word in near for word in _SSN_WORDS):
+            if _ssn_word_near(lowered, m.start(), m.end(), headers):
                 found.append(Entity(US_SSN, m.start(), m.end()))
     return found
+
+
+_TABLE_SEPARATORS = ("\t", "|", ";", ",")
+
+
+def column_header(text: str, at: int, line_start: int, line_end: int, tops: dict[int, str | None]) -> str | None:
+    """The header cell of the table column that position ``at`` (on the line ``[line_start, line_end)``) lies in:
+    the first line of the run of lines just above with as many cell separators (a tab, "|", ";" or ","), or None.
+    ``tops`` remembers, per line start, the header line of its table (each table is walked up once)."""
+    line = text[line_start:line_end]
+    separator = next((s for s in _TABLE_SEPARATORS if s in line), None)
+    if separator is None:
+        return None
+    cells = line.count(separator)
+    if line_start in tops:
+        header = tops[line_start]
+    else:
+        header, position, walked = None, line_start, [line_start]
+        while position > 0:
+            above_start = text.rfind("\n", 0, position - 1) + 1
+            if text.count(separator, above_start, position - 1) != cells:
+                break
+            if above_start in tops:
+                header = tops[above_start]
+                break
+            header, position = text[above_start : position - 1], above_start
+            walked.append(above_start)
+        for start in walked:
+            tops[start] = header
+    if header is None:
+        return None
+    column = text.count(separator, line_start, at)
+    parts = header.split(separator)
+    return parts[column] if column < len(parts) else None
 
 
 # --- other national ids ------------------------------------------------------------------------
@@ -230,7 +289,10 @@ def _national_id_valid(kind: str, value: str) -> bool:
 
 
 def _digit_first_ids(text: str) -> list[tuple[str, re.Match[str]]]:
-    return [(m.lastgroup or "", m) for m in _DIGIT_FIRST_IDS.finditer(text)]
+    # twelve digits right after an id word ("réf. dossier 2024-0412-7788") are a reference, not an Aadhaar number
+    found = [(m.lastgroup or "", m) for m in _DIGIT_FIRST_IDS.finditer(text)]
+    return [(kind, m) for kind, m in found
+            if kind != "in_aadhaar" or not after_id_word(window_before(text, m.start()).rstrip())]  # fmt: skip
 
 
 def _es_nies(text: str) -> list[tuple[str, re.Match[str]]]:
@@ -390,14 +452,34 @@ def _version_context(text: str, start: int, end: int) -> bool | None:
     return None
 
 
+def _version_shaped(quad: str) -> bool:
+    """A one-digit first part, then two parts under 32 ("8.1.3.2", "2.5.29.17", "6.2.9.201"): how versions, section
+    numbers and OIDs look, and few hosts' addresses (the private and documentation ranges never)."""
+    first, second, third, _ = quad.split(".")
+    return len(first) == 1 and first != "0" and int(second) < 32 and int(third) < 32
+
+
+def _host_word_beside(text: str, start: int, end: int) -> bool:
+    """A host word right before the dotted quad ("ping 1.2.3.4", "ip: 1.2.3.4") or among the three words after it,
+    or a port or prefix length after it ("1.2.3.4:8080", "1.2.0.0/16")."""
+    if text[end : end + 1] in (":", "/") and text[end + 1 : end + 2].isdigit():
+        return True
+    before = _QUAD_CONTEXT_WORD.findall(text[max(0, start - 24) : start].lower())
+    after = _QUAD_CONTEXT_WORD.findall(text[end : end + 32].split("\n", 1)[0].lower())[:3]
+    return (bool(before) and before[-1] in _HOST_WORDS) or not _HOST_WORDS.isdisjoint(after)
+
+
 def find_ipv4(text: str) -> list[Entity]:
     found: list[Entity] = []
     version_line = -1  # the start of the line where a dotted quad was read as a version
     for m in _IPV4.finditer(text):
         word = _LAST_WORD.search(text, max(0, m.start() - 16), m.start())
-        if word is not None and word.group(1).lower().strip(".") in _NOT_IP_WORDS:
+        last = word.group(1).lower().strip(".") if word is not None else ""
+        if last in _NOT_IP_WORDS or last.endswith(("version", "_ver", "-ver")):  # "agent_version=7.45.1.2"
             continue
         context = _version_context(text, m.start(), m.end())
+        if context is not True and _version_shaped(m.group()) and not _host_word_beside(text, m.start(), m.end()):
+            context = True  # "Upgrading to 8.1.3.2", "the About box says 6.2.9.201": a host needs its word beside it
         line = text.rfind("\n", 0, m.start()) + 1
         if context or (context is None and line == version_line):
             version_line = line  # "from 1.4.2.0 to 1.4.3.1", "see 3.2.1.5": the next quad on the line too

@@ -222,6 +222,50 @@ def test_us_ssn() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("ss no. 401582296", ["401582296"]),
+        ("Soc.Sec.# 401582296", ["401582296"]),
+        ("social sec. number 401582296", ["401582296"]),
+        ('{"soc_sec_no": "401582296"}', ["401582296"]),
+        ("ITIN 923-71-4410", ["923-71-4410"]),  # an ITIN: the word says so, though no SSN starts with 9
+        ("401582296 is the SSN on the letter", ["401582296"]),  # the word after the number, on its line
+        # the word heads the column, rows far below it
+        ("name;ssn;plan\nA1;401582296;pro\nB2;402113370;pro\nC3;403227715;free\nD4;404338826;pro\nE5;405449937;x",
+         ["401582296", "402113370", "403227715", "404338826", "405449937"]),
+        ("SSN ending in 2296; ssn_last4=2296", []),  # partials are not SSNs
+        ("it rejects 000-12-3456 and 666-45-6789 as invalid SSNs", []),  # a word after: only a valid number
+        ("order_id;amount\n401582296;12.50\nssn in the next file", []),  # the word heads no column of the row
+    ],
+)
+def test_us_ssn_words_and_tables(text: str, values: list[str]) -> None:
+    assert [v for k, v in found(text) if k == US_SSN] == values
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Our company EIN is 84-1234567.",  # 2-7 without a trunk 0
+        "The form rejected 987 65 4320.",  # 3-2-4: an SSN's grouping, no region's phone
+        "Uw klantnummer is 0201234567",  # a compound "number" that is not a phone's, then "is"
+        "Open 09.00-17.30 daily",  # hours
+    ],
+)
+def test_not_a_phone_round6(text: str) -> None:
+    assert [kind for kind, _ in found(text) if kind == PHONE] == []
+
+
+def test_phone_compounds_still_phones() -> None:
+    assert found("Meine Telefonnummer ist 030 12345678") == [(PHONE, "030 12345678")]
+    assert found("Mobiltelefonnummer: 0151 23456789") == [(PHONE, "0151 23456789")]
+
+
+def test_twelve_digits_after_an_id_word_are_no_aadhaar() -> None:
+    assert found("réf. dossier 2341 2341 2346") == []
+    assert found("Aadhaar 2341 2341 2346") == [(NATIONAL_ID, "2341 2341 2346")]
+
+
+@pytest.mark.parametrize(
     ("text", "value"),
     [
         ("Mi DNI es 12345678Z.", "12345678Z"),
@@ -452,6 +496,18 @@ def test_not_a_person(text: str) -> None:
         ("Het kantoor zit op Damrak 1, 1012 LG Amsterdam.", "Damrak 1, 1012 LG Amsterdam"),
         ("Ship to:\nFlat 2, 14 Queen's Road\nBristol BS8 1QU\nThanks!", "Flat 2, 14 Queen's Road\nBristol BS8 1QU"),
         ("Billing: 100 Queen St W, Toronto, ON M5H 2N2", "100 Queen St W, Toronto, ON M5H 2N2"),
+        ("2200 State Hwy 71 E, Bastrop, TX 78602", "2200 State Hwy 71 E, Bastrop, TX 78602"),
+        ("Gartenweg 3\nD-04109 Leipzig", "Gartenweg 3\nD-04109 Leipzig"),
+        ("Platz der Republik 1, 11011 Berlin", "Platz der Republik 1, 11011 Berlin"),
+        ("Hauptstraße 5, 2. OG, 69117 Heidelberg", "Hauptstraße 5, 2. OG, 69117 Heidelberg"),
+        ("Keizersgracht 88-III, 1015 CS Amsterdam", "Keizersgracht 88-III, 1015 CS Amsterdam"),
+        ("Appt 12, 5 rue Victor Hugo, 69002 Lyon", "Appt 12, 5 rue Victor Hugo, 69002 Lyon"),
+        ("8 rue Nationale, bât. C, 59000 Lille", "8 rue Nationale, bât. C, 59000 Lille"),
+        ("c/ Mayor 3 2ºA 28013 Madrid", "c/ Mayor 3 2ºA 28013 Madrid"),
+        ("Via Po 10, 10124 Torino (TO)", "Via Po 10, 10124 Torino (TO)"),
+        ("Via Roma, 3 - 90133 Palermo", "Via Roma, 3 - 90133 Palermo"),
+        ("Hauptstraße 12, 10115 Berlin\nBitte bestätigen", "Hauptstraße 12, 10115 Berlin"),  # a city ends its line
+        ("Weteringschans 6, Amsterdam graag", "Weteringschans 6, Amsterdam"),  # no small-letter city after it
     ],
 )
 def test_address(text: str, value: str) -> None:
@@ -465,6 +521,7 @@ def test_address(text: str, value: str) -> None:
         "Street Fighter 2 and Road Runner were my favourite games.",
         "Walk 200 m down the road and turn left at the second street.",
         "Zip 94105-1804, PO Box 7781.",
+        "Route 66 and Highway 101 are both closed after the storm.",
     ],
 )
 def test_not_an_address(text: str) -> None:
@@ -598,6 +655,14 @@ def test_adversarial_input_stays_fast(text: str) -> None:
         ("running Kibana 7.10.2.1 internally", None),
         ("after the upgrade the host 10.20.4.7 is down", IP_ADDRESS),  # a host word wins over a version word
         ("upgrade done; open 10.20.4.7:8443 in the browser", IP_ADDRESS),  # a port
+        # one digit, then two parts under 32: a version unless a host word stands beside it
+        ("Upgrading to 8.1.3.2 fixed it", None),
+        ("the installer says 6.2.9.200 but the About box says 6.2.9.201", None),
+        ("agent_version=7.45.1.2 os=linux", None),
+        ("See sections 3.1.2.1-3.1.2.4", None),
+        ("ping 1.2.3.4", IP_ADDRESS),
+        ("blocked 4.3.2.1 after five failed logins", IP_ADDRESS),
+        ("1.2.3.4:8080 is up", IP_ADDRESS),
     ],
 )
 def test_dotted_quads_read_by_the_words_on_their_line(text: str, kind: str | None) -> None:
