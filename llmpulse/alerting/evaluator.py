@@ -6,7 +6,11 @@ insert deduplication token derived from the window, (3) hands them to ``emit`` (
 producer callback), and (4) saves the engine state and the window in ``llm_alert_state``. A crash or an
 ``emit`` failure between (2) and (4) makes the next tick (or a new evaluator) redo that window: the rows
 are not written twice, and ``emit`` sees the same ``alert_id`` again (Kafka delivery is at-least-once;
-consumers deduplicate on ``alert_id``).
+consumers deduplicate on ``alert_id``). A window without alerts writes and emits nothing, so its state is
+kept in memory and saved just before the next window that alerts writes anything, or after the last window
+a tick (or a read of ``read_windows_at_once`` windows) evaluates: a crash before that redoes only quiet
+windows, and a failed window still leaves the progress at the window before it. Each save is an insert (a
+part for ClickHouse to merge), which an evaluator catching up on a backlog would otherwise pay per window.
 
 Warm start: an evaluator without saved state, or one whose configuration gained an anomaly rule, first
 lets those rules' detectors learn the rollups already stored (``[anomaly] history_days`` before the first
@@ -136,6 +140,7 @@ class AlertEvaluator:
         self.read_windows_at_once = max(1, read_windows_at_once)
         self._needs = needs(config)
         self._stale = False
+        self._unsaved: tuple[int, bytes] | None = None  # the newest window since the last save, and its state
         self.engine = self._load(seed, clock)
 
     @property
@@ -186,6 +191,7 @@ class AlertEvaluator:
         for chunk_start in range(start, end, chunk):
             for window in read_windows(self.store, self._needs, chunk_start, min(chunk_start + chunk, end)):
                 fired += self._evaluate(window)
+            self._save_unsaved()
         return fired
 
     def warm_start(self, before_ms: int) -> int:
@@ -212,6 +218,8 @@ class AlertEvaluator:
         try:
             alerts = self.engine.on_window(window_start_ms, window.window_end_ms, window)
             if alerts:
+                if self._unsaved is not None:  # the quiet windows before: a failure below comes back here
+                    self._insert_state(*self._unsaved)
                 token = f"llm_alerts:{self.name}:{window_start_ms}"
                 self.store.insert("llm_alerts", alerts_table(alerts, self.name), dedup_token=token)
                 if self.emit is not None:
@@ -219,21 +227,39 @@ class AlertEvaluator:
                 log.info(
                     "alert evaluator %s: %d alert(s) in window %d", self.name, len(alerts), window_start_ms
                 )
-            self._save(window_start_ms)
+                self._save(window_start_ms)
+            else:  # nothing written or emitted: saved later (see the module doc)
+                self._unsaved = window_start_ms, self.engine.state_bytes()
         except BaseException:
-            # back to the last saved state, so a retry redoes this window (its rows are not written twice)
-            self._stale = True
-            with contextlib.suppress(Exception):  # the store may be down: then the next tick reloads
-                self._reload()
+            self._back_to_saved()
             raise
         return alerts
+
+    def _save_unsaved(self) -> None:
+        if self._unsaved is None:
+            return
+        try:
+            self._insert_state(*self._unsaved)
+        except BaseException:
+            self._back_to_saved()
+            raise
+
+    def _back_to_saved(self) -> None:
+        """Back to the last saved state, so a retry redoes the windows after it (rows are not written twice)."""
+        self._stale = True
+        with contextlib.suppress(Exception):  # the store may be down: then the next tick reloads
+            self._reload()
 
     def _reload(self) -> None:
         self.engine = self._load(self.engine.state.seed, self.engine.clock)
         self._stale = False
+        self._unsaved = None
 
     def _save(self, window_start_ms: int) -> None:
-        blob = self.engine.state_bytes()
+        """Save the engine state after ``window_start_ms`` (the newest window it has evaluated)."""
+        self._insert_state(window_start_ms, self.engine.state_bytes())
+
+    def _insert_state(self, window_start_ms: int, blob: bytes) -> None:
         table = pa.table(
             {
                 "evaluator": [self.name],
@@ -243,3 +269,4 @@ class AlertEvaluator:
             }
         )
         self.store.insert("llm_alert_state", table)
+        self._unsaved = None
