@@ -8,6 +8,7 @@ Python touches single events only for captured text (redaction) and oversized va
 from __future__ import annotations
 
 import gc
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -25,6 +26,24 @@ TS = pa.timestamp("ms", tz="UTC")
 Redact = Callable[[str], tuple[str, int]]
 
 
+class RowFlags(defaultdict[int, list[str]]):
+    """The flags of a batch's ``n`` rows, by row (``flags[i].append(flag)``). Most rows have none, so only the
+    rows flagged hold a list: no Python list per row to build, nor to read back into Arrow."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(list)
+        self.n = n
+
+    def array(self) -> pa.Array:
+        """The ``list<string>`` column: each row's flags in the order they were added ([] for none)."""
+        rows = sorted(self)
+        sizes = np.zeros(self.n, dtype=np.int32)
+        sizes[rows] = [len(self[r]) for r in rows]
+        offsets = np.zeros(self.n + 1, dtype=np.int32)
+        np.cumsum(sizes, out=offsets[1:])
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array([f for r in rows for f in self[r]], pa.string()))
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Batches hold hundreds of thousands of small objects; the cyclic GC would rescan them all
@@ -38,18 +57,18 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def cap_strings(col: pa.Array, name: str, cap: int, flags: list[list[str]] | None) -> pa.Array:
+def cap_strings(col: pa.Array, name: str, cap: int, flags: RowFlags | None) -> pa.Array:
     lengths = pc.utf8_length(col)
     too_long = pc.greater(lengths, cap)
     if not pc.any(too_long).as_py():
         return col
-    for i in np.flatnonzero(too_long.to_numpy(zero_copy_only=False)):
+    for i in np.flatnonzero(too_long.to_numpy(zero_copy_only=False)).tolist():
         if flags is not None:
             flags[i].append(f"capped:{name}")
     return pc.utf8_slice_codeunits(col, 0, cap)
 
 
-def texts(col: pa.Array, name: str, cap: int, redact: Redact | None, flags: list[list[str]],
+def texts(col: pa.Array, name: str, cap: int, redact: Redact | None, flags: RowFlags,
            pii: np.ndarray) -> pa.Array:  # fmt: skip
     if redact is None:
         return pa.nulls(len(col), pa.string())
@@ -68,7 +87,7 @@ def texts(col: pa.Array, name: str, cap: int, redact: Redact | None, flags: list
     return pa.array(values, pa.string()) if changed else col  # most texts hold no PII: no second copy
 
 
-def attributes(col: pa.Array, redact: Redact | None, flags: list[list[str]], pii: np.ndarray) -> pa.Array:
+def attributes(col: pa.Array, redact: Redact | None, flags: RowFlags, pii: np.ndarray) -> pa.Array:
     """Caps (rare: per event) and redaction of the attribute values. Values repeat (a feature name, a region),
     so each distinct value is redacted once and the result mapped back to every entry that holds it."""
     col = pc.fill_null(col, pa.scalar([], ATTRIBUTES)) if col.null_count else col
@@ -96,7 +115,7 @@ def attributes(col: pa.Array, redact: Redact | None, flags: list[list[str]], pii
     return pa.MapArray.from_arrays(col.offsets, col.keys, items)
 
 
-def _capped_attributes(col: pa.Array, flags: list[list[str]]) -> pa.Array:
+def _capped_attributes(col: pa.Array, flags: RowFlags) -> pa.Array:
     out: list[list[tuple[str, str]]] = []
     for i, items in enumerate(col.to_pylist()):
         if len(items) > MAX_ATTRIBUTES:

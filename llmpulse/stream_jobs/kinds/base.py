@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from llmpulse.quality.columns import QualityScorer
 from llmpulse.settings import Settings
-from llmpulse.stream_jobs.batch import Redact, cap_strings
+from llmpulse.stream_jobs.batch import Redact, RowFlags, cap_strings
 from llmpulse.stream_jobs.pricing import PriceBook
 
 #: (field, column) -> (column to store, detections per row): identity fields (llmpulse.privacy.identity)
@@ -84,7 +84,7 @@ class Judged:
     names: dict[str, pa.Array]
     dims: dict[str, pa.Array]
     ts: np.ndarray
-    flags: list[list[str]]
+    flags: RowFlags
     pii: np.ndarray
 
     def row_tail(self, wire: pa.Table) -> dict[str, pa.Array | pa.ChunkedArray]:
@@ -93,7 +93,7 @@ class Judged:
             "attributed": self.dims["attributed"], "call_ts": self.dims["call_ts"],
             **{name: self.dims[name] for name in CALL_DIMS},
             "pii_detections": pa.array(np.minimum(self.pii, 65535).astype(np.uint16)),
-            "flags": pa.array(self.flags, pa.list_(pa.string())),
+            "flags": self.flags.array(),
             "schema_version": pa.array(np.ones(len(self.ts), dtype=np.uint8)),
             "kafka_partition": wire["kafka_partition"], "kafka_offset": wire["kafka_offset"],
         }  # fmt: skip
@@ -103,7 +103,7 @@ def judged(wire: pa.Table, ctx: BuildContext, names: tuple[str, ...], ids: tuple
     """Cap the ``names`` columns (absent = ''), clean the identity fields among them (``ids``), and attribute
     each judgement to its call (``attribute_to_calls``, with the judgement's own app and team to fall back on)."""
     n = wire.num_rows
-    flags: list[list[str]] = [[] for _ in range(n)]
+    flags = RowFlags(n)
     pii = np.zeros(n, dtype=np.int64)
     capped = {f: cap_strings(pc.fill_null(wire[f].combine_chunks(), ""), f, ctx.settings.max_name_chars, flags)
               for f in names}  # fmt: skip

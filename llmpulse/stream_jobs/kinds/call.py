@@ -15,7 +15,7 @@ from llmpulse.privacy.identity import ID_FIELDS
 from llmpulse.schemas.call import MAX_DURATION_MS
 from llmpulse.schemas.kinds import CALL
 from llmpulse.stream_jobs.arrow_util import decimal_from_units, group_codes, sketch_maps
-from llmpulse.stream_jobs.batch import TS, attributes, cap_strings, sum_by, texts
+from llmpulse.stream_jobs.batch import TS, RowFlags, attributes, cap_strings, sum_by, texts
 from llmpulse.stream_jobs.kinds.base import BuildContext, Built
 from llmpulse.stream_jobs.sketch import bucket_keys
 from llmpulse.stream_jobs.windows import WINDOW_MS, day_start, window_start
@@ -78,7 +78,7 @@ def build(wire: pa.Table, ctx: BuildContext) -> Built:
     the quality signals are still computed from them (on the sampled calls) before they are."""
     settings = ctx.settings
     n = wire.num_rows
-    flags: list[list[str]] = [[] for _ in range(n)]
+    flags = RowFlags(n)
     pii = np.zeros(n, dtype=np.int64)
     response_pii = np.zeros(n, dtype=np.int64)
     names = {
@@ -89,7 +89,7 @@ def build(wire: pa.Table, ctx: BuildContext) -> Built:
         for f in ID_FIELDS:
             names[f], found = ctx.clean_ids(f, names[f])
             pii += found
-            for i in np.flatnonzero(found):
+            for i in np.flatnonzero(found).tolist():
                 flags[i].append(f"pii:{f}")
     ts = wire["ts_ms"].to_numpy()
     latency = wire["latency_ms"].to_numpy()
@@ -130,7 +130,7 @@ def build(wire: pa.Table, ctx: BuildContext) -> Built:
         "attributes": attrs,
         "prompt": prompts, "response": responses,
         "pii_detections": pa.array(np.minimum(pii, 65535).astype(np.uint16)),
-        "flags": pa.array(flags, pa.list_(pa.string())),
+        "flags": flags.array(),
         **quality,
         "schema_version": pa.array(np.ones(n, dtype=np.uint8)),
         "kafka_partition": wire["kafka_partition"], "kafka_offset": wire["kafka_offset"],
