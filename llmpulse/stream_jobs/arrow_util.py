@@ -38,23 +38,30 @@ def sketch_maps(group_ids: np.ndarray, keys: np.ndarray, n_groups: int) -> pa.Ar
 
 def group_codes(*columns: pa.Array | np.ndarray) -> tuple[np.ndarray, list[pa.Array | np.ndarray], int]:
     """Group rows by key columns (Arrow string arrays or numpy ints): (group id per row, the key columns
-    taken at each group's first row, group count). Strings are hash-encoded by Arrow, not sorted."""
+    taken at each group's first row, group count). Strings are hash-encoded by Arrow, not sorted; a column
+    given dictionary-encoded already (as ``dictionary_encode`` makes it, without nulls) is not encoded again,
+    and its keys come back decoded."""
     combined = np.zeros(len(columns[0]), dtype=np.int64)
+    encoded_columns: list[pa.DictionaryArray | np.ndarray] = []
     for col in columns:
         if isinstance(col, np.ndarray):
             uniq, inv = np.unique(col, return_inverse=True)
             size = len(uniq)
+            encoded_columns.append(col)
         else:
-            encoded = col.dictionary_encode()
+            encoded = col if isinstance(col, pa.DictionaryArray) and not col.null_count else col.dictionary_encode()
             inv = encoded.indices.to_numpy(zero_copy_only=False)
             size = len(encoded.dictionary)
+            encoded_columns.append(encoded)
         combined = combined * max(size, 1) + inv.astype(np.int64)
     group_keys, group_ids = np.unique(combined, return_inverse=True)
     n = len(group_keys)
     firsts = np.zeros(n, dtype=np.int64)
     firsts[group_ids[::-1]] = np.arange(len(group_ids) - 1, -1, -1)
+    at = pa.array(firsts)
     per_group: list[pa.Array | np.ndarray] = [
-        col[firsts] if isinstance(col, np.ndarray) else col.take(pa.array(firsts)) for col in columns
+        col[firsts] if isinstance(col, np.ndarray) else col.dictionary.take(col.indices.take(at))
+        for col in encoded_columns
     ]
     return group_ids.astype(np.int64), per_group, n
 

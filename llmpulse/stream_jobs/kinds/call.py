@@ -137,14 +137,15 @@ def build(wire: pa.Table, ctx: BuildContext) -> Built:
     })  # fmt: skip
     cost = np.where(priced, cost_units, 0)
     windows = window_start(ts, WINDOW_MS)
+    keys = {**names, **low}  # the rollup keys: the low-cardinality ones dictionary-encoded once, above
     tables = {
         "llm_calls": calls,
-        "llm_call_rollups_1m": _rollups(windows, names, latency, ttft, has_ttft, is_error, tokens, cost, priced, pii),
-        "llm_user_cost_1d": _user_cost(ts, names, tokens, cost),
+        "llm_call_rollups_1m": _rollups(windows, keys, latency, ttft, has_ttft, is_error, tokens, cost, priced, pii),
+        "llm_user_cost_1d": _user_cost(ts, keys, tokens, cost),
     }
     if quality:
         version = pc.fill_null(pc.map_lookup(attrs, PROMPT_VERSION, "first"), "") if n else pa.array([], pa.string())
-        tables["llm_quality_rollups_1m"] = _quality_rollups(windows, names, version, quality, response_pii)
+        tables["llm_quality_rollups_1m"] = _quality_rollups(windows, keys, version, quality, response_pii)
     return Built(tables, int(ts.max()) if n else 0)
 
 
