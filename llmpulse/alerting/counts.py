@@ -27,6 +27,15 @@ are not learned, unless a flagged run lasts ``max_flagged_run`` windows (then it
 level and the dispersion are exponentially weighted over ``horizon`` windows (a plain mean until then),
 so they follow slow changes (time of day, a new model version) but not an incident.
 
+A level rule may name a second metric of the same series that must *corroborate* a new alert
+(``corroborate`` in the rule; the default latency rule names ``ttft_p50_ms``). That metric has a LevelTest of
+its own, fed every window like the rule's; ``LevelTest.window_z`` gives its z for the window alone, and the
+engine drops a new alert whose series shows that metric less than ``corroborate_z`` standard deviations
+above its level. Latency that rises because answers are long (several minutes of 2 to 4 times the usual
+output, more than the output-tokens covariate explains) leaves the time to first token where it was; a
+slow model or provider raises both. A series without data for that metric (an app that does not stream has
+no TTFT), or whose test is still warming up, is not vetoed; an open alert is never vetoed.
+
 Same contract as the other detectors (``score_one`` reads, ``learn_one`` learns, ``update`` scores, decides
 and learns unless flagged), with the window's call count as an extra argument. Pure, picklable.
 """
@@ -294,6 +303,13 @@ class LevelTest(_Base):
         if covariate is None:
             return self.level
         return self.level + self.slope() * (covariate - self.covariate_mean)
+
+    def window_z(self, value: float, calls: float, covariate: float | None = None) -> float | None:
+        """z of this window alone (log value against the level, sd from k and ``calls``), signed upwards,
+        before it is learned; None while warming up or for a value that is not positive. Reads only."""
+        if self.warming_up or value <= 0 or calls <= 0:
+            return None
+        return (math.log(value) - self.expected_log(covariate)) / self._sd(calls)
 
     def _z(self, ts_ms: int, residual: float, calls: float) -> float:
         """z of the most surprising of: this window, pooled with the one or two before (watched side)."""

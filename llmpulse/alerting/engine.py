@@ -3,6 +3,14 @@
 Per window it evaluates the threshold rules, feeds the spike and drift detectors (one per metric and
 grouping values, created lazily, fed only windows with enough calls), checks the budgets, and passes every
 decision through the lifecycle so each incident fires once and resolves once.
+
+A level rule with ``corroborate`` (the default latency rule: ``ttft_p50_ms``) also keeps a LevelTest of that
+metric per series, fed every window with that metric's own calls (``Metric.calls``: TTFT counts the calls
+that streamed). A new alert of the rule on a series is held back (observed as clear) unless the series'
+corroborating metric is at least ``corroborate_z`` standard deviations beyond its level the watched way in
+the same window; a series with no data for it (too few calls, or none: a model whose apps do not stream),
+or whose corroborating test is still warming up, is judged on the rule's metrics alone, and an alert
+already open is never held back.
 """
 
 from __future__ import annotations
@@ -78,6 +86,9 @@ def needs(config: AlertConfig) -> Needs:
             if arule.detector == "level" and LENGTH_EXPLAINS.intersection(arule.metrics):
                 for spec in arule.specs():
                     series[spec].add("output_tokens_per_call")
+            if arule.detector == "level" and arule.corroborate is not None:
+                for spec in arule.specs():
+                    series[spec].update({arule.corroborate, METRICS[arule.corroborate].calls})
             if arule.detector == "rate":  # a rate is tested as a count out of its trials
                 for spec in arule.specs():
                     series[spec].update(_trials(m) for m in arule.metrics)
@@ -96,6 +107,21 @@ def _trials(metric: str) -> str:
     if trials is None:
         raise AlertingError(f"{metric} is not a rate (it names no trials)")
     return trials
+
+
+def _corroborating_inputs(metric: str, values: Values) -> tuple[float, float] | None:
+    """(value, calls it is computed from) of a corroborating metric; None: no data, or too few calls."""
+    value = values.get(metric)
+    calls = values.get(METRICS[metric].calls) or 0.0
+    if value is None or not math.isfinite(value) or value <= 0 or calls < METRICS[metric].min_calls(TAIL_CALLS):
+        return None
+    return float(value), float(calls)
+
+
+def _corroborated(rule: AnomalyRule, z: float | None) -> bool:
+    """A new alert may fire: the rule names no corroborating metric, the series has no judgement of it
+    (no data, warming up), or it is at least ``corroborate_z`` beyond its level the watched way."""
+    return rule.corroborate is None or z is None or z >= rule.corroborate_z
 
 
 def _uses_exposure(rule: AnomalyRule) -> bool:
@@ -273,6 +299,7 @@ class AlertEngine:
         policy = self.config.anomaly.lifecycle(rule)
         events = []
         for spec in rule.specs():
+            support = self._corroboration(rule, metrics.groups(spec), window[0])
             for metric in rule.metrics:
                 for dims, values in sorted(metrics.groups(spec).items()):
                     inputs = self._count_inputs(rule, metric, values, metrics)
@@ -290,12 +317,45 @@ class AlertEngine:
                         assert isinstance(test, RateTest)
                         detection = test.update(window[0], fed, calls)
                     slot.learned += 1
+                    is_open = self.state.lifecycle.is_open(key)
                     signal = detection_signal(
                         detection, fed * scale, rule.direction, slot.learned, 0,
-                        self.config.anomaly.outside_band, open_incident=self.state.lifecycle.is_open(key),
+                        self.config.anomaly.outside_band, open_incident=is_open,
                     )  # fmt: skip
+                    if signal is Signal.BREACH and not is_open and not _corroborated(rule, support.get(dims)):
+                        signal = Signal.CLEAR
                     events += self._observe(key, ref, signal, policy, window, values.get(metric), detection)
         return events
+
+    def _corroboration(self, rule: AnomalyRule, groups: dict[Dims, Values], ts_ms: int) -> dict[Dims, float | None]:
+        """Per series of ``groups``: the z of the rule's corroborating metric in this window against its own
+        level, signed the watched way (None: no data or still warming up), each series' test then fed the
+        window. Empty for a rule without ``corroborate``."""
+        if rule.corroborate is None:
+            return {}
+        support: dict[Dims, float | None] = {}
+        for dims, values in sorted(groups.items()):
+            inputs = _corroborating_inputs(rule.corroborate, values)
+            if inputs is None:
+                support[dims] = None
+                continue
+            test = self._corroborating_test(rule, dims)
+            z = test.window_z(*inputs)
+            test.update(ts_ms, *inputs)
+            signs = {"up": 1.0, "down": -1.0, "both": 1.0 if z is not None and z >= 0 else -1.0}
+            support[dims] = None if z is None else signs[rule.direction] * z
+        return support
+
+    def _corroborating_test(self, rule: AnomalyRule, dims: Dims) -> LevelTest:
+        assert rule.corroborate is not None
+        key = dedup_key("corroborate", rule.name, rule.corroborate, dims)
+        slot = self.state.detectors.get(key)
+        if slot is None:
+            test = LevelTest(self._count_settings(rule), rule.direction, METRICS[rule.corroborate].quantile)
+            slot = self.state.detectors[key] = DetectorSlot(test)
+        assert isinstance(slot.detector, LevelTest)
+        slot.learned += 1
+        return slot.detector
 
     def learn_history(self, windows: list[WindowMetrics], rules: list[AnomalyRule]) -> int:
         """Warm start: ``rules`` learn stored windows (oldest first) without alerting; returns points learned.
@@ -308,6 +368,11 @@ class AlertEngine:
                     for metric in rule.metrics:
                         for dims, values in sorted(wm.groups(spec).items()):
                             learned += self._learn_point(rule, spec, dims, metric, values, wm)
+                    if rule.detector == "level" and rule.corroborate is not None:
+                        for dims, values in sorted(wm.groups(spec).items()):
+                            inputs = _corroborating_inputs(rule.corroborate, values)
+                            if inputs is not None:
+                                self._corroborating_test(rule, dims).learn_one(wm.window_start_ms, *inputs)
         self.state.warmed.update(r.name for r in rules)
         return learned
 

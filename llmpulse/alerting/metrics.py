@@ -46,6 +46,7 @@ class Metric:
     table: str = CALL_ROLLUPS  # the rollup table whose rows ``sql`` aggregates
     trials: str | None = None  # a rate: the count metric it is a share of (its denominator)
     typical_rate: float = 0.005  # a rate: its usual level before a series shows its own (a weak prior)
+    calls: str = "requests"  # the count of calls the value is computed from (TTFT: the calls that streamed)
 
     def min_calls(self, tail_calls: int) -> int:
         """Calls a window needs so that at least ``tail_calls`` of them lie beyond the percentile (p95 from
@@ -77,9 +78,16 @@ METRICS: dict[str, Metric] = {
     "latency_p50_ms": Metric(_quantile("latency_sketch", "0.5"), False, "median latency", 0.5),
     "latency_p95_ms": Metric(_quantile("latency_sketch", "0.95"), False, "95th percentile latency", 0.95),
     "latency_p99_ms": Metric(_quantile("latency_sketch", "0.99"), False, "99th percentile latency", 0.99),
-    "ttft_p50_ms": Metric(_quantile("ttft_sketch", "0.5"), False, "median time to first token", 0.5),
-    "ttft_p95_ms": Metric(_quantile("ttft_sketch", "0.95"), False, "95th percentile time to first token", 0.95),
-    "ttft_p99_ms": Metric(_quantile("ttft_sketch", "0.99"), False, "99th percentile time to first token", 0.99),
+    "ttft_p50_ms": Metric(
+        _quantile("ttft_sketch", "0.5"), False, "median time to first token", 0.5, calls="ttft_calls"
+    ),
+    "ttft_p95_ms": Metric(
+        _quantile("ttft_sketch", "0.95"), False, "95th percentile time to first token", 0.95, calls="ttft_calls"
+    ),
+    "ttft_p99_ms": Metric(
+        _quantile("ttft_sketch", "0.99"), False, "99th percentile time to first token", 0.99, calls="ttft_calls"
+    ),
+    "ttft_calls": Metric("toFloat64(sum(ttft_count))", True, "calls with a time to first token (streamed)"),
     "input_tokens": Metric("toFloat64(sum(input_tokens))", True, "input tokens in the window"),
     "output_tokens": Metric("toFloat64(sum(output_tokens))", True, "output tokens in the window"),
     "reasoning_tokens": Metric("toFloat64(sum(reasoning_tokens))", True, "reasoning tokens in the window"),

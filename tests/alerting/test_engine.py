@@ -329,9 +329,11 @@ def test_needs_lists_each_spec_with_its_metrics() -> None:
     assert got.spend == ()
     defaults = needs(default_config())
     # latency is judged given the output tokens per call (a minute of long generations is slow for a reason)
-    # a rate is read with its trials (errors of calls, thumbs down of thumbs given)
+    # a rate is read with its trials (errors of calls, thumbs down of thumbs given); a new latency alert is
+    # corroborated by the TTFT, read with the calls that streamed
     assert defaults.series[BY_MODEL] == {"error_rate", "requests", "latency_p50_ms", "latency_p95_ms",
-                                         "output_tokens_per_call", "thumbs_down_share", "thumbs"}  # fmt: skip
+                                         "output_tokens_per_call", "thumbs_down_share", "thumbs",
+                                         "ttft_p50_ms", "ttft_calls"}  # fmt: skip
     assert defaults.series[SeriesSpec.of(["provider"])] == {"error_rate", "requests"}
     assert defaults.series[SeriesSpec.of(["app"])] == {
         "refusal_rate", "quality_sampled", "thumbs_down_share", "thumbs", "toxic_rate", "models_sampled",
