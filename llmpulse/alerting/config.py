@@ -209,7 +209,8 @@ def _default_anomaly_rules() -> list[AnomalyRule]:
       at least 1.5 standard deviations above its own level (``corroborate``): minutes of unusually long
       answers raise the latency, not the TTFT, while a slow model raises both (a model without TTFT data,
       e.g. one whose apps do not stream, is judged on latency alone). On the demo's quiet replays
-      (development seeds 100-349) this removed all 3 false latency alerts and delayed no latency spike;
+      (development seeds 100-349) this removed all 3 false latency alerts and delayed no latency spike
+      (fresh seeds 350-449: no change, 1 quiet alert left whose minute had 1 streamed call);
     - spend per team relative to all traffic in the window (a burst of ordinary traffic is not a spend
       anomaly, a team spending twice its usual share of it is);
     - answer quality, count-aware like the error rate (each a count out of its trials, against the series'
