@@ -5,12 +5,16 @@ ClickHouse dropped the re-written blocks as duplicates (else the exactness would
 from __future__ import annotations
 
 import random
+import re
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
+from llmpulse.kafka.config import consumer_config
 from llmpulse.producers.workload import ErrorBurst
 from llmpulse.stack import Stack
 from tests.guarantees.checks import assert_alerts_once, assert_exact, replays_in_logs, wait_alerts_evaluated
@@ -43,6 +47,32 @@ def wait_progress(stack: Stack, more_than: int, timeout_s: float = 180) -> int:
 
     wait_until(progressed, f"more than {more_than} stored events", timeout_s, poll_s=0.1)
     return counts[-1]
+
+
+def kill_when_written_ahead(stack: Stack, worker: subprocess.Popen[bytes], log: Path, timeout_s: float = 20.0) -> bool:
+    """Kill -9 ``worker`` as soon as a partition it reads has a chunk stored beyond the group's committed offset
+    (written, not yet committed: what a kill must leave for the next owner to replay). Offsets are committed
+    every second, so the state lasts long enough to be seen; True when it was seen before the kill (after
+    ``timeout_s`` the worker is killed anyway)."""
+    topic = stack.settings.calls_topic
+    consumer = Consumer(consumer_config(stack.bootstrap, stack.settings.consumer_group, stack.settings))
+    seen = False
+    try:
+        with stack.reader() as store:
+            deadline = time.monotonic() + timeout_s
+            while not seen and time.monotonic() < deadline:
+                mine = {int(p) for p in re.findall(r"partition (\d+): reading from", log.read_text(errors="replace"))}
+                ends = dict(store.query("SELECT kafka_partition, max(end_offset) FROM llm_sink_chunks "
+                                        "WHERE topic = {t:String} GROUP BY kafka_partition", {"t": topic}).rows)
+                # committed offsets read after the chunks: a chunk beyond them was uncommitted at that moment
+                committed = consumer.committed([TopicPartition(topic, p) for p in mine], timeout=10)
+                seen = any(int(ends.get(tp.partition, 0)) > max(tp.offset, 0) for tp in committed)
+                if not seen:
+                    time.sleep(0.02)
+    finally:
+        consumer.close()
+    stack.stop_worker(worker, kill=True)
+    return seen
 
 
 def feed_until_reading(stack: Stack, events: list[dict[str, Any]], sent: int, log: Path, limit: int) -> int:
@@ -113,16 +143,19 @@ def test_second_worker_killed_mid_run(kafka_bootstrap: str, tmp_path: Path) -> N
     logs = tmp_path / "logs"
     sent = replayed = 0
     with start_stack(settings, tmp_path) as stack:
-        # A kill that lands between a commit and the next write leaves nothing to replay (the records are read
-        # again, but no chunk was written for them): kill a second worker again, up to three times, until one of
-        # its written-but-uncommitted chunks is replayed by the first. Exactness is checked over everything.
-        for attempt in range(3):
+        # A kill that lands between a commit and the next write leaves nothing to replay, so the second worker is
+        # killed when the store holds a chunk of its partitions beyond the committed offset. It can lose its
+        # partitions to a rebalance before it writes again: start a second worker again, up to five times,
+        # until one of its written-but-uncommitted chunks is replayed by the first. Exactness is checked over
+        # everything.
+        for attempt in range(5):
             second = stack.start_worker()
             sent = feed_until_reading(stack, events, sent, logs / "worker-1.log", limit=sent + 15_000)
             slice_end = min(sent + 12_000, len(events))
             send_events(settings, events[sent:slice_end])
-            wait_progress(stack, min(stored(stack) + 3_000, slice_end - 1))  # kill it mid-slice when it can
-            stack.stop_worker(second, kill=True)  # its partitions move to the first after the session timeout
+            # kill it when it has written a chunk it has not committed yet; its partitions move to the first
+            # after the session timeout, which must replay that chunk
+            kill_when_written_ahead(stack, second, logs / "worker-1.log")
             stack.wait_caught_up(timeout_s=300)
             wait_stored(stack, slice_end)
             sent = slice_end
@@ -132,4 +165,4 @@ def test_second_worker_killed_mid_run(kafka_bootstrap: str, tmp_path: Path) -> N
                 break
         with stack.reader() as store:
             assert_exact(store, events[:sent])
-    assert replayed >= 1, "in three kills, no chunk of the killed worker was replayed"
+    assert replayed >= 1, "in five kills, no chunk of the killed worker was replayed"
