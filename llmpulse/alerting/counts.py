@@ -305,15 +305,20 @@ class LevelTest(_Base):
         return self.level + self.slope() * (covariate - self.covariate_mean)
 
     def window_z(self, value: float, calls: float, covariate: float | None = None) -> float | None:
-        """z of this window alone (log value against the level, sd from k and ``calls``), signed upwards,
-        before it is learned; None while warming up or for a value that is not positive. Reads only."""
+        """z of this window alone (log value against the level, sd from k and ``calls``), signed the watched
+        way, before it is learned; None while warming up or for a value that is not positive. Reads only."""
         if self.warming_up or value <= 0 or calls <= 0:
             return None
-        return (math.log(value) - self.expected_log(covariate)) / self._sd(calls)
+        residual = math.log(value) - self.expected_log(covariate)
+        return self._watched(residual) * residual / self._sd(calls)
+
+    def _watched(self, residual: float) -> float:
+        """+1 when ``residual`` points the watched way ("both": either), else -1."""
+        return {"up": 1.0, "down": -1.0, "both": 1.0 if residual >= 0 else -1.0}[self.direction]
 
     def _z(self, ts_ms: int, residual: float, calls: float) -> float:
         """z of the most surprising of: this window, pooled with the one or two before (watched side)."""
-        sign = {"up": 1.0, "down": -1.0, "both": 1.0 if residual >= 0 else -1.0}[self.direction]
+        sign = self._watched(residual)
         if sign * residual < math.log(self.settings.min_ratio):
             return 0.0
         if self._few(calls):

@@ -339,11 +339,9 @@ class AlertEngine:
             if inputs is None:
                 support[dims] = None
                 continue
-            test = self._corroborating_test(rule, dims)
-            z = test.window_z(*inputs)
+            test = self._corroborating_test(rule, dims)  # made with the rule's direction: z is signed its way
+            support[dims] = test.window_z(*inputs)
             test.update(ts_ms, *inputs)
-            signs = {"up": 1.0, "down": -1.0, "both": 1.0 if z is not None and z >= 0 else -1.0}
-            support[dims] = None if z is None else signs[rule.direction] * z
         return support
 
     def _corroborating_test(self, rule: AnomalyRule, dims: Dims) -> LevelTest:
