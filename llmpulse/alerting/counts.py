@@ -17,7 +17,10 @@ LLM applications really have (tens of calls a minute per model) and get sharper 
   the class)
   (or, for a volume, the calls of all traffic in the window: spend per call of the whole system, so a
   burst of ordinary traffic is not a spend anomaly). k, the per-call dispersion, is learned from normal
-  windows as the mean of n * (log value - mu)^2.
+  windows as the mean of n * (log value - mu)^2, robustly: each window's term is clipped at 4 k and the
+  clipped mean rescaled to estimate k, windows beyond the band are not learned, and the z is read as a
+  Student t on the windows k was learned from (a k from 20 windows is itself uncertain). Without that, the
+  unflagged first minutes of a slow model inflated k and the level that judged the minutes after them.
 
 Both look at the current window alone and at the current and previous window together (evidence that
 builds over two minutes, e.g. 10% errors at 40 calls a minute), and flag when the tail probability of
@@ -47,7 +50,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
-from scipy.special import betainc, ndtri
+from scipy.special import betainc, ndtri, stdtr
 
 from llmpulse.alerting.detectors import Detection
 
@@ -63,6 +66,13 @@ FEW_POOLED = 2  # which judges the window only together with the one before (one
 #: model between its bursts of calls often stands alone (z 11 to 13 from 13 to 15 calls)
 FEW_ALONE_MARGIN = 3.5
 Z_BAND = 3.0  # the "normal band" reported with an alert (and kept while it is open) is level +/- 3 sd
+#: k (busy windows) is learned robustly: a window's calls * squared residual counts at most SPREAD_CLIP times
+#: the current k (a z of 2), the clipped mean scaled back by SPREAD_CLIPPED_MEAN (the mean of min(z^2, 4) for a
+#: normal z) so that it still estimates k where residuals are normal; one odd minute (a burst of long answers
+#: the covariate does not explain, the unflagged first minute of an incident) then moves k by a bounded step
+SPREAD_CLIP = 4.0
+SPREAD_CLIPPED_MEAN = 0.9205
+SPREAD_PLAIN_WINDOWS = 5  # the first windows' k is their plain mean (no k yet to clip against)
 _SQRT2 = math.sqrt(2.0)
 _TINY = 1e-12
 
@@ -276,6 +286,7 @@ class LevelTest(_Base):
     quantile: float | None = None  # class defaults: a state pickled before these existed reads them
     few_windows = 0
     few_var = 0.0
+    level_spread = 0.0
 
     def __init__(
         self, settings: CountSettings | None = None, direction: Direction = "up", quantile: float | None = None
@@ -286,6 +297,7 @@ class LevelTest(_Base):
         self.per_call_var = 0.0  # k: mean of calls * (log value - expected)^2
         self.few_windows = 0  # normal windows of a percentile of few calls (``_few``) learned
         self.few_var = 0.0  # k of those windows alone (their calls' spread shows in it, not in busy windows')
+        self.level_spread = 0.0  # variance of the learned level over k: sum of weight^2 / calls of its windows
         self.covariate_mean = 0.0
         self.covariate_var = 0.0
         self.covariance = 0.0
@@ -317,7 +329,18 @@ class LevelTest(_Base):
         return {"up": 1.0, "down": -1.0, "both": 1.0 if residual >= 0 else -1.0}[self.direction]
 
     def _z(self, ts_ms: int, residual: float, calls: float) -> float:
-        """z of the most surprising of: this window, pooled with the one or two before (watched side)."""
+        """z of the most surprising of: this window, pooled with the one or two before (watched side), as
+        a Student t on the windows k was learned from: a z computed with a k estimated from 20 windows is
+        not as rare as the same z with a k known exactly (the first minutes after warm-up of a model whose
+        k came out low by chance), and with hundreds of windows the two are the same."""
+        z = self._z_normal(ts_ms, residual, calls)
+        if z <= 0.0:
+            return z
+        df = max(self.windows - 1, 1)
+        return max(float(-ndtri(max(float(stdtr(df, -z)), 1e-300))), 0.0)
+
+    def _z_normal(self, ts_ms: int, residual: float, calls: float) -> float:
+        """The z of ``_z`` as if k were known exactly."""
         sign = self._watched(residual)
         if sign * residual < math.log(self.settings.min_ratio):
             return 0.0
@@ -400,10 +423,13 @@ class LevelTest(_Base):
         x = 0.0 if covariate is None else covariate
         predicted = self.expected_log(covariate)
         residual = logv - predicted
+        # the residual's variance is k (1 / calls + level_spread): the level is an estimate too (in the first
+        # minutes a busy window's residual is mostly the level's own error, which would overstate k many times)
+        inflation = 1.0 + calls * self.level_spread
         if self._few(calls) and self.windows > 1:
             self.few_windows += 1
             w_few = max(1.0 / self.few_windows, 1.0 / self.settings.horizon)
-            self.few_var += w_few * (calls * residual * residual - self.few_var)
+            self.few_var += w_few * (calls * residual * residual / inflation - self.few_var)
         if self.windows >= self.settings.warmup_windows:
             limit = 4.0 * self._sd(calls)
             residual = max(-limit, min(limit, residual))
@@ -416,8 +442,12 @@ class LevelTest(_Base):
         self.level += w * dy
         self.covariate_var += w * (dx * (x - self.covariate_mean) - self.covariate_var)
         self.covariance += w * (dx * (y - self.level) - self.covariance)
+        self.level_spread = (1.0 - w) ** 2 * self.level_spread + w * w / calls
         if self.windows > 1:
-            self.per_call_var += w * (calls * residual * residual - self.per_call_var)
+            sample = calls * residual * residual / inflation
+            if self.windows - 1 > SPREAD_PLAIN_WINDOWS and self.per_call_var > 0:
+                sample = min(sample, SPREAD_CLIP * self.per_call_var) / SPREAD_CLIPPED_MEAN
+            self.per_call_var += w * (sample - self.per_call_var)
 
     def update(self, ts_ms: int, value: float, calls: float = 1.0, covariate: float | None = None) -> Detection:
         warming = self.warming_up
@@ -434,7 +464,10 @@ class LevelTest(_Base):
         direction = None
         if flagged:
             direction = "up" if logv > center else "down"
-        if self._after(ts_ms, logv - center, calls, flagged):
+        # a window beyond the band is not learned either (the unflagged first minute of an incident would
+        # raise the level and k that judge the next ones)
+        beyond = not warming and self._watched(logv - center) * (logv - center) > half
+        if self._after(ts_ms, logv - center, calls, flagged or beyond):
             self._learn(logv, calls, covariate)
         return Detection(
             score=0.0 if warming else 1.0 - _upper_tail(z),

@@ -129,7 +129,6 @@ def test_rules_check_their_detector_and_metrics() -> None:
         parse_alert_config('[[anomaly.rule]]\nname = "x"\nmetrics = ["cost_usd"]\nmin_ratio = 2.0\n')
 
 
-
 def learned_median_test(rng: np.random.Generator, calls: tuple[int, int], windows: int = 120) -> LevelTest:
     """A p50 series of a model with few calls a minute: calls' latencies log-normal (sigma 0.6) around 2 s."""
     test = LevelTest(quantile=0.5)
@@ -165,3 +164,46 @@ def test_a_lone_minute_of_few_calls_alerts_only_far_beyond_the_level() -> None:
     much_slower = learned_median_test(np.random.default_rng(7), (5, 12))
     detection = much_slower.update(after_gap, 10_000.0, 14)  # 14 calls five times slower: far beyond, alone
     assert detection.anomalous and detection.direction == "up"
+
+
+def _busy_level_test(rng: np.random.Generator, windows: int, k: float = 1.0) -> LevelTest:
+    """A level learned from ``windows`` minutes of 30 calls whose log value has per-call variance ``k``."""
+    test = LevelTest(CountSettings(warmup_windows=5, warmup_calls=50))
+    for i in range(windows):
+        test.learn_one(T0 + i * W, 800.0 * float(np.exp(rng.normal(0, np.sqrt(k / 30)))), 30)
+    return test
+
+
+def test_a_z_from_a_k_of_few_windows_counts_less_than_from_many() -> None:
+    """The same deviation is judged as a Student t on the windows k was learned from: right after warm-up a k
+    that came out low by chance does not page on an ordinary minute; after hours of windows the z is plain."""
+    few, many = _busy_level_test(np.random.default_rng(8), 8), _busy_level_test(np.random.default_rng(8), 2000)
+    for test in (few, many):
+        test.per_call_var, test.level = 1.0, float(np.log(800.0))  # same k and level: only their support differs
+    ts, residual = T0 + 3000 * W, 5.0 * np.sqrt(1.0 / 30)  # a window 5 sd above the level (about 2.5x)
+    z_few, z_many = few._z(ts, residual, 30), many._z(ts, residual, 30)
+    assert z_many == pytest.approx(5.0, abs=0.05)
+    assert 2.5 < z_few < 4.0  # a t of 5 on 7 degrees of freedom: p ~ 8e-4
+
+
+def test_one_odd_window_moves_k_by_a_bounded_step() -> None:
+    """k is a clipped mean: a minute 10 sd out (not flagged: in warm-up) raises k by at most a few percent
+    instead of doubling it, and on normal residuals the clipped mean still estimates k."""
+    rng = np.random.default_rng(9)
+    test = _busy_level_test(rng, 300)
+    assert test.per_call_var == pytest.approx(1.0, rel=0.25)  # the rescaled clipped mean estimates k
+    before = test.per_call_var
+    test.learn_one(T0 + 300 * W, 800.0 * float(np.exp(10.0 * np.sqrt(before / 30))), 30)
+    assert test.per_call_var < before * 1.05  # unclipped: + (100 - 1) k / 240, about 1.4x
+
+
+def test_the_first_minute_beyond_the_band_is_not_learned() -> None:
+    """The unflagged first minute of an incident (beyond the band, below the alert's z) does not raise the
+    level or k that judge the minutes after it."""
+    test = _busy_level_test(np.random.default_rng(10), 300)
+    level, k = test.level, test.per_call_var
+    detection = test.update(T0 + 300 * W, 800.0 * float(np.exp(4.0 * np.sqrt(k / 30))), 30)  # 4 sd: beyond 3
+    assert not detection.anomalous and detection.upper is not None
+    assert (test.level, test.per_call_var) == (level, k)
+    test.update(T0 + 301 * W, 800.0 * float(np.exp(1.0 * np.sqrt(k / 30))), 30)  # an ordinary minute is learned
+    assert test.level != level

