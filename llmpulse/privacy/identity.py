@@ -13,7 +13,9 @@ same detection as captured text, and:
 
 A value that is entirely a phone number in one of the configured regions (``4155550132``, ``+4915123456789``)
 counts as PII even without the separators or the phone word that text needs. Values are cleaned once per
-distinct value of a batch column; a bounded cache keeps the work off repeated ids.
+distinct value of a batch column: the plain ids among them (``cannot_hold_pii``) are told apart in one pass of
+Arrow's RE2 over the column's distinct values (``plain_ids``), and only the others go through detection, one
+by one, with a bounded cache keeping the work off repeated ids.
 """
 
 from __future__ import annotations
@@ -62,6 +64,29 @@ def cannot_hold_pii(value: str) -> bool:
         and _BIRTH_HINT.search(value) is None
         and not may_name_a_passport(value)  # the value is in small letters
     )
+
+
+def _re2(pattern: re.Pattern[str]) -> str:
+    """``pattern`` in RE2's syntax: ``\\uXXXX`` escapes become ``\\x{XXXX}``, the rest is the same."""
+    return re.sub(r"\\u([0-9a-fA-F]{4})", r"\\x{\1}", pattern.pattern)
+
+
+# cannot_hold_pii as two RE2 searches: the plain-id shape, and any of the gates that would send a plain id to
+# detection (Python's searches and RE2's agree on whether these patterns match: tests/privacy/test_identity_plain.py)
+_PLAIN_ID_RE2 = f"^(?:{_PLAIN_ID.pattern})$"
+_MAY_HOLD_RE2 = "|".join(
+    f"(?:{p})" for p in (_re2(_NUMERIC), "--", _re2(_KEY_PREFIX), _re2(_SECRET_WORD), _re2(_BIRTH_HINT), "pas",
+                         "travel doc")
+)  # fmt: skip
+
+
+def plain_ids(values: pa.Array) -> np.ndarray:
+    """``cannot_hold_pii`` of each value of a string array, in two vectorised passes (null: False)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    plain = pc.fill_null(pc.match_substring_regex(values, _PLAIN_ID_RE2), False)
+    may_hold = pc.fill_null(pc.match_substring_regex(values, _MAY_HOLD_RE2), True)
+    return np.asarray(pc.and_(plain, pc.invert(may_hold)).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def hash_id(key: bytes, value: str) -> str:
@@ -135,16 +160,23 @@ class IdentityCleaner:
             return column, np.zeros(0, dtype=np.int64)
         encoded = pc.dictionary_encode(column)
         assert isinstance(encoded, pa.DictionaryArray)
-        values = encoded.dictionary.to_pylist()
+        dictionary = encoded.dictionary
+        hashed_field = self.hash_all and field in HASHED_FIELDS
+        # a plain id is stored as it is, with no detection (unless every id of the field is hashed)
+        rest = np.arange(len(dictionary)) if hashed_field else np.flatnonzero(~plain_ids(dictionary))
+        values = pc.take(dictionary, pa.array(rest, pa.int64())).to_pylist()
         cleaned = [self.clean(field, v) if v is not None else (v, 0) for v in values]
-        found = np.array([c[1] for c in cleaned], dtype=np.int64)
+        found = np.zeros(len(dictionary), dtype=np.int64)
+        found[rest] = [c[1] for c in cleaned]
         per_row = found[pc.fill_null(encoded.indices, 0).to_numpy()]
         if encoded.indices.null_count:
             per_row[np.asarray(encoded.indices.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = 0
-        if not per_row.any() and not (self.hash_all and field in HASHED_FIELDS):
+        if not per_row.any() and not hashed_field:
             return column, per_row
-        dictionary = pa.array([c[0] for c in cleaned], pa.string())
-        return pc.take(dictionary, encoded.indices), per_row
+        stored = dictionary.to_pylist()
+        for i, (value, _) in zip(rest.tolist(), cleaned, strict=True):
+            stored[i] = value
+        return pc.take(pa.array(stored, pa.string()), encoded.indices), per_row
 
 
 def id_cleaner(settings: Settings) -> IdentityCleaner:
