@@ -451,60 +451,88 @@ _EN_STREET = (
     r"Terrace|Parkway|Pkwy\.?|Square|Sq\.?|Close|Crescent|Highway|Hwy\.?|Circle|Cir\.?|Trail|Row|Walk|Gardens|"
     r"Grove|Mews|Broadway|Alley|Plaza|Loop|Pike|Turnpike|Expressway|Freeway|Path|Cove|Crossing|Commons|Green"
 )
-_FR_STREET = r"rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|cours|route|square|passage"
+_FR_STREET = (
+    r"rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|cours|route|square|passage|esplanade|promenade|"
+    r"cité|villa|sentier|parvis|voie|montée|ruelle|traverse"
+)
 _ROMANCE_STREET = (
     r"Rue|Avenue|Boulevard|Chaussée|Place|Calle|C/|Avenida|Avda\.?|Av\.|Paseo|Plaza|Pza\.?|Carrer|Camino|Ronda|Traves[ií]a|Via|Viale|Piazza|P\.za|"
-    r"Corso|Largo|Vicolo|Rua|Travessa|Praça|Alameda|Estrada|Rambla|Glorieta"
+    r"Corso|Largo|Vicolo|Rua|Travessa|Praça|Alameda|Estrada|Rambla|Glorieta|Avinguda|Passeig|Plaça|Travessera|"
+    r"Carretera|Ctra\."
 )
 _GERMANIC_SUFFIX = (
-    r"straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|steig|pfad|markt|"
+    r"straße|strasse|str\.?|weg|allee|platz|gasse|ring|damm|ufer|chaussee|steig|pfad|markt|"
     r"straat|laan|gracht|plein|kade|singel|dijk|steeg|hof|park|dreef|pad|wal|schans"
 )
-# a house number: "12", "221B", "45 a", "7-9", "263-267", "12-II" (a Dutch floor); a letter after it stands on its
-# line and is no country's prefix of a postcode ("Bahnhofstraße 12\nD-01067 Dresden")
-_HOUSE = r"\d{1,5}(?:[ \t]?[A-Za-z](?![\w]|-\d))?(?:[-/]\d{1,4}[A-Za-z]?)?(?:-(?:I{1,3}|IV|hs|huis)(?![\w]))?"
+# a house number: "12", "221B", "45 a", "7-9", "263-267", "12-14" (also with an en dash), "12-II" (a Dutch floor),
+# "12hs", "123-H" (Dutch); a letter after it stands on its line and is no country's prefix of a postcode
+# ("Bahnhofstraße 12\nD-01067 Dresden")
+_HOUSE = (
+    r"\d{1,5}(?:[ \t]?(?:hs|huis)(?![\w])|[ \t]?[A-Za-z](?![\w]|-\d))?(?:[-/\u2013]\d{1,4}[A-Za-z]?)?"
+    r"(?:-(?:I{1,3}|IV|hs|huis|[A-Z])(?![\w]))?"
+)
 _STREET = re.compile(
     rf"(?<![\w/.-])(?:"
     # a highway or route as the street ("10550 Hwy 290 W"): before the other shapes, which would stop at "Hwy"
     rf"(?P<en>{_HOUSE},?\s+(?:(?:State|US|U\.S\.|County)\s+)?(?:Highway|Hwy\.?|Route)\s+\d{{1,4}}[A-Z]?"
     rf"(?:\s+(?:N|S|E|W|North|South|East|West)(?![\w]))?(?![\w])"
-    rf"|(?:(?:Flat|Apt\.?|Apartment|Unit|Suite|Ste\.?)\s*#?\w{{1,5}},?\s+)?{_HOUSE},?\s+"
+    rf"|(?:(?:Flat|Apt\.?|Apartment|Unit|Suite|Ste\.?)\s*#?\w{{1,5}}(?:/\w{{1,3}})?,?\s+"
+    rf"(?:(?:{_CAP}\s+){{1,2}}(?:Court|House|Mansions|Lodge|Tower|Building|Apartments|Hall|Heights),?\s+)?)?"
+    rf"{_HOUSE},?\s+"
     rf"(?:(?:N|S|E|W)\.?\s+)?(?:{_CAP}\s+|\d{{1,3}}(?:st|nd|rd|th)\s+){{1,4}}?(?:{_EN_STREET})(?![\w])"
     rf"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)(?![\w]))?"
     rf"|{_HOUSE}\s+(?:(?!(?:the|a|an|to|of|and|down|up|on|in|at|my|our)\s)[a-z]{{2,}}\s+){{1,3}}"
     rf"(?:street|avenue|road|lane|drive|boulevard|court|place|terrace|st|ave|rd|ln|dr|blvd)\.?"
     rf"(?=(?:,?\s*(?:apt|unit|suite|#)\s*#?\w{{1,5}})?,\s*[a-z]{{3,}}))"
-    rf"|(?P<fr>(?:(?:Appt?\.?|Appartement|Bât\.?|Bâtiment|Esc\.?|Escalier)\s*[\w-]{{1,5}},?\s+)?"
+    rf"|(?P<fr>(?:(?i:Appt?\.?|Appartement|Bât\.?|Bâtiment|Esc\.?|Escalier)\s*[\w-]{{1,5}},?\s+)?"
     rf"\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?i:{_FR_STREET})\s+[^\W\d][^,\n\d]{{1,40}}?(?=\s*[,\n]|\s+\d{{4,5}}\s|$|\.\s))"
     rf"|(?P<ro>(?:{_ROMANCE_STREET}|c/)\s+(?:(?:de|del|de la|de las|de los|di|della|delle|dei|da|do|dos|das|la|el)\s+)*"
     rf"{_CAP}(?:\s+{_CAP}){{0,3}},?\s+(?:n[º°.]\s*)?{_HOUSE}(?![\w]))"
     rf"|(?P<ge>(?:(?:Am|An der|Auf der|Im|In der|Zum|Zur|Alte|Neue|Alter|Neuer|Große|Kleine|Obere|Untere|"
     rf"Hinter der|Bei der|Unter den|{_CAP}) +)?{_CAP}?(?:{_GERMANIC_SUFFIX})\s+{_HOUSE}(?![\w])"
-    rf"|{_CAP}(?:\s+|-)(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee)\s+{_HOUSE}(?![\w])"
+    rf"|{_CAP}(?:\s+|-)(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee|"
+    rf"Markt|Plein|Straat|Laan|Kade|Gracht|Singel|Dijk)\s+{_HOUSE}(?![\w])"
     rf"|(?:Straße|Strasse|Platz|Allee|Weg|Ring|Damm|Ufer|Chaussee)\s+(?:des|der|dem|den)\s+(?:\d{{1,2}}\.\s+)?"
     rf"{_CAP}(?:\s+{_CAP})?\s+{_HOUSE}(?![\w]))"
     rf"|(?P<pc>{_CAP}(?:[ -](?:(?:den|der|de|la|le|van|von) )?{_CAP}){{0,2}}\s+{_HOUSE}"
     rf"(?=,?\s+(?:\d{{4}}\s?[A-Z]{{2}}|\d{{5}})\s+[A-Z]))"
-    rf"|(?P<box>(?:P\.?\s?O\.?\s?Box|Post Office Box|Postfach|Apartado(?: de correos)?|Case postale|BP)\s+\d{{1,6}})"
+    # a box number, or one in pairs ("Postfach 10 20 30")
+    rf"|(?P<box>(?:P\.?\s?O\.?\s?Box|Post Office Box|Postfach|Apartado(?: de correos)?|Case postale|BP)\s+"
+    rf"(?:\d{{2}}(?:\s\d{{2}}(?!\d)){{1,3}}|\d{{1,6}}))"
     rf")"
 )
 _UNIT = re.compile(
     r",?\s*(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Floor|Fl\.?|Room|Wohnung|Whg\.?|Etage|appartement|apt|"
     r"piso|planta|puerta|interno|int\.|scala|andar|apto\.?|appt\.?|app\.|bus|bât\.?|bâtiment|esc\.|escalier)"
-    r"\s*#?\s*[\w-]{1,5}"
-    r"|,?\s*\d{1,2}\.\s?(?:OG|UG|DG|EG|Obergeschoss|Etage|Stock)(?![\w])"
+    r"\s*#?\s*[\w-]{1,5}(?:/\w{1,3})?"
+    r"|,?\s*\d{1,2}\.\s?(?:OG|UG|DG|EG|Obergeschoss|Etage|Stock)(?:\s(?:links|rechts|Mitte|li\.|re\.))?(?![\w])"
+    r"|,?\s*(?:Hinterhaus|Vorderhaus|Seitenflügel|Gartenhaus|Hochparterre|Souterrain|bajo|ático|entresuelo|entlo\."
+    r"|pral\.|principal)(?:\s[A-Z](?![\w]))?(?![\w])"
+    r"|,?\s*\d{1,2}[rnt]\s?\d{1,2}[aª](?![\w])"  # Catalan floor and door: "3r 2a"
+    r"|,?\s*\d{1,3}(?:st|nd|rd|th)\s+(?:Floor|Fl\.?)(?![\w])"  # "34th Floor"
     r"|,?\s*#\s?\d{1,5}[A-Za-z]?"
-    r"|,?\s*\d{1,2}\s?[º°ª]\s?(?:[A-Z]|\d{1,2}\s?[ºª]?)?(?:\s?(?:izq(?:da)?|izquierda|dcha|der(?:echa)?|dch)\.?)?"
-    r"(?![\w])"
+    r"|,?\s*\d{1,2}\.?\s?[º°ª]\s?(?:[A-Z]|\d{1,2}\s?[ºª]?)?(?:\s?(?:izq(?:da)?|izquierda|dcha|der(?:echa)?|dch)\.?)?"
+    r"(?:\s(?:planta|piso))?(?![\w])"
 )
 # a city's words stand on one line ("80121 Napoli\nYou can ..." ends at "Napoli")
 _CITY = rf"{_CAP}(?:[^\S\n](?:am|an|der|im|in|de|del|la|le|sur|upon|on)?[^\S\n]?{_CAP}){{0,3}}"
+_US_STATES = (
+    r"Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho|"
+    r"Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|Mississippi|"
+    r"Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|New Mexico|New York|North Carolina|North Dakota|"
+    r"Ohio|Oklahoma|Oregon|Pennsylvania|Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|"
+    r"Virginia|Washington|West Virginia|Wisconsin|Wyoming"
+)
+# Between the parts: a comma or line break (also an escaped "\n" inside a JSON string), a dash before a postcode,
+# a middle dot, bullet or bar (a letterhead's "Lindenstraße 14 · 50674 Köln"), or white space.
 _TAIL = re.compile(
-    r"(?:\s*[,\n]\s*|\s+[-\u2013]\s+(?=\d)|\s+)(?:"
-    rf"(?:{_CITY}),?\s+[A-Z]{{2,3}}\s+\d{{4,5}}(?:-\d{{4}})?"  # Springfield, IL 62704 / Sydney NSW 2000
+    r"(?:\s*(?:[,\n]|\\n)\s*|\s+[-\u2013]\s+(?=\d)|\s+[\u00b7\u2022|]\s+|\s+)(?:"
+    rf"(?:{_CITY})(?:,\s*|\s+)[A-Z]{{2,3}},?\s+\d{{4,5}}(?:-\d{{4}})?"  # Springfield, IL 62704 / Sydney NSW 2000
+    rf"|{_CITY},\s+(?:{_US_STATES})\s+\d{{5}}(?:-\d{{4}})?"  # Springfield, Illinois 62704
     rf"|\d{{4}}\s?[A-Z]{{2}}\s+{_CITY}"  # 1015 CJ Amsterdam
     rf"|\d{{4}}-\d{{3}}\s+{_CITY}"  # 1100-053 Lisboa
-    rf"|(?:[A-Z]{{1,2}}-)?\d{{4,5}}\s+{_CITY}"  # 10115 Berlin, D-10115 Berlin
+    rf"|(?:[A-Z]{{1,2}}-)?\d{{4,5}}\s+{_CITY}(?:(?<=[Cc]edex|CEDEX)\s\d{{1,2}}(?![\w]))?"  # 10115 Berlin, D-10115
+    # Berlin, 75002 Paris Cedex 02
     rf"|(?:{_CITY}\s+)?[A-Z]{{1,2}}\d[A-Z\d]?\s?\d[A-Z]{{2}}(?![\w])"  # London NW1 6XE
     rf"|(?:{_CITY}),?\s+[A-Z]{{2}}\s+[A-Z]\d[A-Z]\s?\d[A-Z]\d(?![\w])"  # Toronto, ON M5H 2N2
     rf"|{_CITY}\s*[-\u2013]\s*[A-Z]{{2}}(?:,?\s*\d{{5}}-\d{{3}})?(?![\w])"  # São Paulo - SP, 01310-200
@@ -524,9 +552,11 @@ _SMALL_CITY = re.compile(
     r"i|we|you|he|she|they|just|also|not|right|left|opposite|behind|apt|unit|suite|flat)(?![a-z]))[a-z]{3,}(?![\w])"
 )
 _PROVINCE = re.compile(r" ?\([A-Z]{2}\)")  # "20127 Milano (MI)"
-_STATE_ZIP = re.compile(r",?\s+[A-Z]{2,3}\s+\d{4,5}(?:-\d{4})?(?![\w])")
+_STATE_ZIP = re.compile(r"(?:,\s*|\s+)[A-Z]{2,3},?\s+\d{4,5}(?:-\d{4})?(?![\w])")
 # A house number or PO box number: 1-5 digits standing alone ("12", "221B", "45a", "7-9").
-_HOUSE_NUMBER = re.compile(r"\d(?<![\w.,:/+-]\d)\d{0,4}(?:\s?[A-Za-z])?(?:[-/]\d{1,4}[A-Za-z]?)?(?![\w:]|[.,]\d)")
+_HOUSE_NUMBER = re.compile(
+    r"\d(?<![\w.,:/+-]\d)\d{0,4}(?:\s?(?:hs|huis)|\s?[A-Za-z])?(?:[-/\u2013]\d{1,4}[A-Za-z]?)?(?![\w:]|[.,]\d)"
+)
 
 
 _STREET_WORDS = frozenset(
@@ -537,7 +567,7 @@ _STREET_WORDS = frozenset(
     .replace("[ií]", "i")
     .split("|")
 )
-_STREET_SUFFIXES = (*_GERMANIC_SUFFIX.replace("\\.", ".").split("|"), "str")
+_STREET_SUFFIXES = (*_GERMANIC_SUFFIX.replace("\\.?", "").replace("\\.", ".").split("|"), "str")
 
 
 def _has_street_word(text: str) -> bool:
@@ -548,7 +578,14 @@ def _has_street_word(text: str) -> bool:
 
 
 def _is_street_token(token: str) -> bool:
-    word = token.strip(".,;:()\"'")
+    """A street word or a capitalised word with a street ending, up to a backslash (in a JSON string, an escaped
+    line break may follow it: "500 Market St\\nSan Francisco"), or between commas without a space ("addr=12 Oak
+    Lane,Dover,DE 19901" in a log line)."""
+    return any(map(_is_street_word, token.split("\\", 1)[0].split(",")))
+
+
+def _is_street_word(piece: str) -> bool:
+    word = piece.strip(".,;:()\"'")
     lowered = word.lower()
     return lowered in _STREET_WORDS or (word[:1].isupper() and lowered.endswith(_STREET_SUFFIXES))
 

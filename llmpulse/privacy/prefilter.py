@@ -110,8 +110,9 @@ _UPPER_NON_ASCII = r"(?:\xc3[\x80-\x96\x98-\x9e]|\xc4[\x80-\xbf]|\xc5[\x80-\xbd]
 
 
 _SHORT = 3  # street words this long or shorter are looked for with the characters around them, as literals
-# what may stand before or after a street word that is a whole token: white space, or what _is_street_token strips
-_TOKEN_EDGES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f .,;:()\"'"  # and non-ASCII white space
+# what may stand before or after a street word that is a whole token: white space, or what _is_street_token strips;
+# after one, also a backslash (_is_street_token reads a token up to one: "St\\nSan Francisco" in a JSON string)
+_TOKEN_EDGES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f .,;:()\"'\\"  # and non-ASCII white space
 # people._SMALL_CUE reads these characters as spaces (a cue starts after one, or at the start of the text)
 _CUE_SPACES = ' \t\n\r"('
 _SMALL_CUES = ("my name is", "my name's", "me llamo", "me chamo", "mein name ist", "mijn naam is", "mi chiamo",
@@ -143,9 +144,13 @@ def _patterns() -> dict[str, str | list[str]]:
     # after a street word or suffix that ends its token: a stripped character or white space, or the end (one
     # character: a repeat before "$" costs Hyperscan much more)
     street_end = f"(?:{_byte_alternatives(edges)}|$)"
+    # the non-ASCII number separators of redact._NUMERIC and the SSN patterns: no-break spaces, U+2010-U+2014
+    # (hyphens, dashes), U+2212 (minus)
+    unicode_seps = _byte_alternatives(["\u00a0", "\u202f", *map(chr, range(0x2010, 0x2015)), "\u2212"])
+    ssn_sep = f"{ws}|[.\\-/]|{unicode_seps}"
     return {
-        # redact._NUMERIC, exactly (the en dash as its UTF-8 bytes)
-        "numeric": r"\d(?:[\d ().\-/]|\xe2\x80\x93){5,}\d|\d\d[A-Za-z]\d\d|\d\d ?\d\d ?\d\d ?[A-Da-d]",
+        # redact._NUMERIC, exactly (its non-ASCII separators as their UTF-8 bytes)
+        "numeric": rf"\d(?:[\d ().\-/]|{unicode_seps}){{5,}}\d|\d\d[A-Za-z]\d\d|\d\d ?\d\d ?\d\d ?[A-Da-d]",
         "digit": r"\d",
         # phones.PhoneFinder: a candidate of seven digits at least, with only phone separators between them
         "phone": r"\d(?:[ ().\-/]*\d){6}",
@@ -172,7 +177,8 @@ def _patterns() -> dict[str, str | list[str]]:
         "iban": r"[A-Z]{2}\d\d ?[A-Z0-9]{4} ?[A-Z0-9]{4}",  # _IBAN: two groups of four at least
         "card": r"\d{4}[ .\-]\d{4}|\d{4}[ \-]\d{6}|\d{12}",  # _CARD's three branches
         # _SSN and _SSN_ANY: 3, 2, 4 digits, with (at most) their separators between
-        "ssn": rf"\d{{3}}(?:{ws}|[.\-]|\xe2\x80[\x93\x94]){{0,3}}\d\d(?:{ws}|[.\-]|\xe2\x80[\x93\x94]){{0,3}}\d{{4}}",
+        # (a separator: white space, ".", "-", "/", U+2010-U+2014 hyphens and dashes, U+2212 minus)
+        "ssn": rf"\d{{3}}(?:{ssn_sep}){{0,3}}\d\d(?:{ssn_sep}){{0,3}}\d{{4}}",
         # recognizers.NATIONAL_ID_FINDERS: _DIGIT_FIRST_IDS (DNI, CPF, NIR, Aadhaar), _ES_NIE, _IT_CF (from its
         # digits on), _GB_NINO
         "id_digit_first": r"\d{8}-?[A-Z]|\d{3}\.\d{3}\.\d{3}-\d\d|[12] ?\d\d ?\d\d ?(?:\d\d|2[AB]) ?\d{3} ?\d{3} ?\d\d"

@@ -84,7 +84,10 @@ __all__ = ["ALL_TYPES", "Entity", "RedactionResult", "Redactor", "default_redact
 _PLANS_KEPT = 4096
 # A run of 7+ digit/separator characters, or the letter-digit shapes of an Italian codice
 # fiscale or a UK National Insurance number: without one, no number-shaped PII can be there.
-_NUMERIC = re.compile(r"\d[\d ().\-/\u2013]{5,}\d|\d\d[A-Za-z]\d\d|\d\d ?\d\d ?\d\d ?[A-Da-d]", re.ASCII)
+# (the separators: ASCII ones, non-breaking spaces, the Unicode hyphens and dashes U+2010-U+2014, the minus sign)
+_NUMERIC = re.compile(
+    r"\d[\d ().\-/\u00a0\u202f\u2010-\u2014\u2212]{5,}\d|\d\d[A-Za-z]\d\d|\d\d ?\d\d ?\d\d ?[A-Da-d]", re.ASCII
+)
 
 
 @dataclass(frozen=True, slots=True)
