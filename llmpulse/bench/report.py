@@ -6,6 +6,7 @@ figure in it comes from that one file.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,13 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    result = orjson.loads(Path(argv[0]).read_bytes())
+    parser = argparse.ArgumentParser(prog="python -m llmpulse.bench.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("result", type=Path, help="a JSON file: the last line of `llmpulse bench --json`")
+    args = parser.parse_args(argv)
+    try:
+        result = orjson.loads(args.result.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        parser.error(f"cannot read {args.result}: {exc}")
     sys.stdout.write(markdown(result) + "\n")
     return 0
 
