@@ -96,6 +96,11 @@ def _upper_tail(z: float) -> float:
     return 0.5 * math.erfc(z / _SQRT2)
 
 
+def _tail_z(tail: float) -> float:
+    """The z whose upper tail is ``tail`` (the inverse of ``_upper_tail``), at least 0."""
+    return max(float(-ndtri(max(tail, 1e-300))), 0.0)
+
+
 def binomial_upper_tail(errors: float, calls: float, p: float) -> float:
     """P(X >= errors) for X ~ Binomial(calls, p), continuous in errors and calls (regularised beta)."""
     if errors <= 0:
@@ -337,7 +342,7 @@ class LevelTest(_Base):
         if z <= 0.0:
             return z
         df = max(self.windows - 1, 1)
-        return max(float(-ndtri(max(float(stdtr(df, -z)), 1e-300))), 0.0)
+        return _tail_z(float(stdtr(df, -z)))
 
     def _z_normal(self, ts_ms: int, residual: float, calls: float) -> float:
         """The z of ``_z`` as if k were known exactly."""
@@ -402,7 +407,7 @@ class LevelTest(_Base):
             if low < math.log(self.settings.min_ratio):
                 break
             share = _upper_tail(low / sigma + z_q)
-            z = max(float(-ndtri(max(binomial_upper_tail(above, total, share), 1e-300))), 0.0)
+            z = _tail_z(binomial_upper_tail(above, total, share))
             best = max(best, z - FEW_ALONE_MARGIN if i < FEW_POOLED - 1 else z)
         return best
 

@@ -32,12 +32,12 @@ def _pylist(column: pa.ChunkedArray) -> list[Any]:
         return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in raw]
 
 
-def arrow_stream(data: pa.Table) -> bytes:
-    """``data`` in the Arrow IPC stream format."""
+def arrow_stream(data: pa.Table) -> memoryview:
+    """``data`` in the Arrow IPC stream format, a view of Arrow's buffer (chdb reads it without a copy)."""
     sink = pa.BufferOutputStream()
     with ipc.new_stream(sink, data.schema) as writer:
         writer.write_table(data)
-    return sink.getvalue().to_pybytes()
+    return memoryview(sink.getvalue())
 
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ class ChdbStore(Store):
         except StoreError as exc:
             raise StoreError(f"insert into {table} failed: {exc}") from exc
 
-    def insert_encoded(self, statement: str, fmt: str, data: bytes) -> tuple[int, int]:
+    def insert_encoded(self, statement: str, fmt: str, data: bytes | memoryview) -> tuple[int, int]:
         """Run ``statement`` (``INSERT INTO t (cols) [SETTINGS …]``, no FORMAT) with ``data`` encoded in ``fmt``
         (any ClickHouse input format: Native, Arrow, RowBinary, JSONEachRow, CSV, …); (rows, bytes) written."""
         with self._lock:
