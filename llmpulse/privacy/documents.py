@@ -30,9 +30,13 @@ _PASSPORT_WORDS = re.compile(
 )
 
 
+#: every passport word holds one of these: without one, in the lower-cased text, none is there
+PASSPORT_HINTS = ("pas", "travel doc")
+
+
 def may_name_a_passport(lowered: str) -> bool:
-    """Every passport word holds "pas" or "travel doc": without one, in the lower-cased text, none is there."""
-    return "pas" in lowered or "travel doc" in lowered
+    """One of ``PASSPORT_HINTS`` is in the lower-cased text (else no passport word is)."""
+    return any(hint in lowered for hint in PASSPORT_HINTS)
 
 
 # After the word: a few short words or signs ("number", "no.", "#", ":", "is", "(German)"), no sentence end.

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from llmpulse.privacy.credentials import _KEY_PREFIX, _SECRET_WORD
-from llmpulse.privacy.documents import _BIRTH_HINT, may_name_a_passport
+from llmpulse.privacy.documents import _BIRTH_HINT, PASSPORT_HINTS, may_name_a_passport
 from llmpulse.privacy.phones import DEFAULT_PHONE_REGIONS, is_phone_number
 from llmpulse.privacy.redact import _NUMERIC, Redactor, default_redactor
 from llmpulse.settings import Settings
@@ -75,8 +75,8 @@ def _re2(pattern: re.Pattern[str]) -> str:
 # detection (Python's searches and RE2's agree on whether these patterns match: tests/privacy/test_identity_plain.py)
 _PLAIN_ID_RE2 = f"^(?:{_PLAIN_ID.pattern})$"
 _MAY_HOLD_RE2 = "|".join(
-    f"(?:{p})" for p in (_re2(_NUMERIC), "--", _re2(_KEY_PREFIX), _re2(_SECRET_WORD), _re2(_BIRTH_HINT), "pas",
-                         "travel doc")
+    f"(?:{p})" for p in (_re2(_NUMERIC), "--", _re2(_KEY_PREFIX), _re2(_SECRET_WORD), _re2(_BIRTH_HINT),
+                         *map(re.escape, PASSPORT_HINTS))
 )  # fmt: skip
 
 
