@@ -5,7 +5,9 @@ deduplication by token that replays rely on."""
 from __future__ import annotations
 
 import copy
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -13,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 from llmpulse.bench import traffic
+from llmpulse.clickhouse import chdb_store
 from llmpulse.clickhouse.chdb_store import ChdbStore
 from llmpulse.clickhouse.store import Store, check_ident, check_token
 from llmpulse.schemas.kinds import KINDS
@@ -134,3 +137,28 @@ def test_a_token_seen_before_drops_the_insert_whichever_path_wrote_it(store: Sto
         assert rows() == expected
     store.insert("llm_dead_letters", table, "tok-new")
     assert rows() == expected + n
+
+
+def engine_dirty_bytes(store: ChdbStore) -> int:
+    """Pages the engine's allocator (jemalloc) keeps after they were freed: resident - active - metadata."""
+    text = store._session.query("SELECT * FROM system.jemalloc_stats", "TSV").bytes().decode()
+    found = re.search(r"active: (\d+), metadata: (\d+).*?resident: (\d+)", text)
+    assert found, "jemalloc_stats no longer reports active/metadata/resident"
+    return int(found[3]) - int(found[1]) - int(found[2])
+
+
+def test_a_write_hands_the_engines_freed_memory_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chdb_store, "PURGE_EVERY_S", 3600.0)
+    store = ChdbStore(tmp_path / "data")
+    try:
+        store.command("CREATE TABLE scratch (a UInt64, s String) ENGINE = MergeTree ORDER BY a")
+        store.command("INSERT INTO scratch SELECT number, repeat('x', 200) FROM numbers(1000000)")
+        kept = engine_dirty_bytes(store)
+        assert kept > 64 << 20  # the premise: freed pages stay with the allocator (for 5 s)
+        store.insert("scratch", pa.table({"a": pa.array([1], pa.uint64()), "s": ["y"]}))
+        assert engine_dirty_bytes(store) > kept // 2  # the last purge was less than PURGE_EVERY_S ago: none
+        store._purged_at = float("-inf")
+        store.insert("scratch", pa.table({"a": pa.array([2], pa.uint64()), "s": ["z"]}))
+        assert engine_dirty_bytes(store) < 16 << 20
+    finally:
+        store.close()

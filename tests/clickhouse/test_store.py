@@ -24,6 +24,14 @@ def test_migrations_apply_once_and_create_the_documented_objects(store: Store) -
     assert versions == sorted(set(versions)) and versions[0] == 1
 
 
+def test_llm_calls_merges_vertically(store: Store) -> None:
+    """Every merge of the widest table goes column by column (0005_merges.sql): a horizontal merge of a few
+    chunk-sized parts held ~250 MiB in the worker."""
+    ddl = store.query("SELECT create_table_query FROM system.tables WHERE database = currentDatabase() "
+                      "AND name = 'llm_calls'").scalar()  # fmt: skip
+    assert "vertical_merge_algorithm_min_rows_to_activate = 1" in str(ddl)
+
+
 def test_contract_columns(store: Store) -> None:
     calls = {r[0] for r in store.query("DESCRIBE TABLE llm_calls").rows}
     assert {"event_id", "ts", "provider", "model", "app", "team", "user_id", "status", "latency_ms", "ttft_ms",
