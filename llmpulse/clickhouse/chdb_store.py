@@ -196,8 +196,8 @@ class ChdbStore(Store):
     def _return_free_memory(self) -> None:
         """After a write (the lock held): the engine's freed pages back to the system, at most every
         ``PURGE_EVERY_S``. 1,000,000 benchmark events, alternating runs of the old and the new code: the worker's
-        peak RSS 1,050-1,053 MiB without it and vertical merges of llm_calls, 899-998 MiB with both, at the same
-        CPU per event (36.9-38.6 against 36.0-38.6 µs)."""
+        peak RSS 1,050-1,067 MiB without it and vertical merges of llm_calls, 899-998 MiB with both, at the same
+        CPU per event (36.7-38.6 against 36.0-38.6 µs)."""
         now = time.monotonic()
         if not self._can_purge or now - self._purged_at < PURGE_EVERY_S:
             return
