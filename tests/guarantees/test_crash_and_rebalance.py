@@ -96,11 +96,17 @@ def test_kill_minus_nine_three_times_at_random_moments(kafka_bootstrap: str, tmp
     settings = private_settings(kafka_bootstrap, tmp_path, batch_max_records=10)
     events = workload_events(80_000, seed=21, incidents=[burst(200)])
     with start_stack(settings, tmp_path) as stack:
-        send_events(settings, events)
-        for _ in range(3):
-            seen = wait_progress(stack, stored(stack))
-            time.sleep(rng.uniform(0.0, 1.5))  # a random moment: mid-chunk, mid-insert, mid-commit
-            stack.stop_worker(stack.workers[0], kill=True)
+        # a third of the events before each kill, so there is work left at every kill (with all of them sent at
+        # once, a fast worker had stored everything before the third kill, and no progress could be waited for)
+        for part in range(3):
+            before = stored(stack)
+            send_events(settings, events[part * len(events) // 3:(part + 1) * len(events) // 3])
+            seen = wait_progress(stack, before)
+            if part < 2:
+                time.sleep(rng.uniform(0.0, 1.5))  # a random moment: mid-chunk, mid-insert, mid-commit
+                stack.stop_worker(stack.workers[0], kill=True)
+            else:  # and once where a replay must follow: a chunk written, its offsets not yet committed
+                kill_when_written_ahead(stack, stack.workers[0], tmp_path / "logs" / "worker-0.log")
             stack.start_worker()
             stack.wait_worker_ready()
             assert seen <= stored(stack)
